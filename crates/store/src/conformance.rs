@@ -1,0 +1,1072 @@
+//! One behaviour suite for every backend. A backend's test file calls
+//! [`conformance_tests!`] with an async function that returns a fresh, empty store; each
+//! case becomes its own test named after the behaviour it checks.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::panic,
+    reason = "test code: a failed step should fail the test loudly"
+)]
+
+use crate::*;
+use chrono::Duration;
+use plugboard_core::Platform;
+use std::collections::HashSet;
+use std::sync::Arc;
+
+pub type StoreRef = Arc<dyn Store>;
+
+/// Generates one `#[tokio::test]` per conformance case for a backend.
+#[macro_export]
+macro_rules! conformance_tests {
+    ($make:path) => {
+        $crate::conformance_tests!(@cases $make;
+            account_identity_is_unique_per_profile_and_reconnect_keeps_the_id,
+            concurrent_writers_of_one_identity_leave_exactly_one_account,
+            removed_account_is_hidden_and_reconnecting_revives_it_with_the_same_id,
+            exactly_one_of_fifty_racing_consumers_wins_a_one_time_record,
+            expired_one_time_record_cannot_be_consumed,
+            two_claimers_never_hold_the_same_job,
+            expired_job_lease_can_be_reclaimed_and_completion_needs_the_lease,
+            named_lease_has_one_holder_until_it_expires,
+            account_offset_pagination_and_filters,
+            account_cursor_pagination_walks_every_account_once,
+            account_search_is_case_insensitive_and_matches_ids,
+            one_owner_never_sees_another_owners_rows,
+            profile_names_and_external_ids_are_unique_per_owner,
+            profile_listing_puts_default_first_and_pages,
+            profile_update_applies_patch_and_moves_default_flag,
+            moving_accounts_between_profiles,
+            api_keys_are_found_by_hash_and_deleted_per_owner,
+            first_api_key_is_inserted_only_into_an_empty_store,
+            token_replacement_is_compare_and_swap,
+        );
+    };
+    (@cases $make:path; $($case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                $crate::conformance::$case($make().await).await;
+            }
+        )*
+    };
+}
+
+fn t0() -> DateTime<Utc> {
+    DateTime::from_timestamp(1_800_000_000, 0).unwrap_or_default()
+}
+
+async fn owner(store: &StoreRef, name: &str) -> OwnerId {
+    let o = Owner {
+        id: OwnerId::generate(t0().timestamp()),
+        name: name.into(),
+        email: Some(format!("{name}@example.test")),
+        created_at: t0(),
+    };
+    store.insert_owner(&o).await.unwrap();
+    o.id
+}
+
+fn new_profile(owner: &OwnerId, name: &str, at: DateTime<Utc>) -> Profile {
+    Profile {
+        id: ProfileId::generate(at.timestamp()),
+        owner_id: owner.clone(),
+        name: name.into(),
+        description: None,
+        color: Some("#ffeda0".into()),
+        timezone: None,
+        external_id: None,
+        is_default: false,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+async fn profile(store: &StoreRef, owner: &OwnerId, name: &str) -> ProfileId {
+    let p = new_profile(owner, name, t0());
+    store.insert_profile(&p).await.unwrap();
+    p.id
+}
+
+fn identity(owner: &OwnerId, profile: &ProfileId, platform: Platform, uid: &str) -> AccountUpsert {
+    AccountUpsert {
+        owner_id: owner.clone(),
+        profile_id: profile.clone(),
+        platform,
+        platform_user_id: uid.into(),
+        destination_id: String::new(),
+        username: Some(format!("user_{uid}")),
+        display_name: Some(format!("User {uid}")),
+        profile_picture: None,
+        profile_url: None,
+        followers_count: None,
+        parent_account_id: None,
+        enabled: true,
+        metadata: Default::default(),
+        tokens: None,
+        token_expires_at: None,
+        scopes: vec!["read".into()],
+    }
+}
+
+pub async fn account_identity_is_unique_per_profile_and_reconnect_keeps_the_id(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let p1 = profile(&store, &o, "one").await;
+    let p2 = profile(&store, &o, "two").await;
+    let first = store
+        .upsert_account(&identity(&o, &p1, Platform::Twitter, "42"), t0())
+        .await
+        .unwrap();
+    let mut again = identity(&o, &p1, Platform::Twitter, "42");
+    again.username = Some("renamed".into());
+    again.tokens = Some(Sealed::from_stored("v1.k.new".into()));
+    let second = store
+        .upsert_account(&again, t0() + Duration::minutes(1))
+        .await
+        .unwrap();
+    assert_eq!(first.id, second.id, "reconnect must keep the account id");
+    assert_eq!(second.username.as_deref(), Some("renamed"));
+    assert_eq!(second.tokens, again.tokens);
+    assert_eq!(second.created_at, first.created_at);
+    assert_eq!(second.updated_at, t0() + Duration::minutes(1));
+
+    // Same platform user in another profile, another platform, or another destination:
+    // distinct accounts.
+    let other_profile = store
+        .upsert_account(&identity(&o, &p2, Platform::Twitter, "42"), t0())
+        .await
+        .unwrap();
+    let other_platform = store
+        .upsert_account(&identity(&o, &p1, Platform::Threads, "42"), t0())
+        .await
+        .unwrap();
+    let mut page = identity(&o, &p1, Platform::Twitter, "42");
+    page.destination_id = "page-1".into();
+    let other_destination = store.upsert_account(&page, t0()).await.unwrap();
+    let ids: HashSet<_> = [
+        &first.id,
+        &other_profile.id,
+        &other_platform.id,
+        &other_destination.id,
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(ids.len(), 4);
+    let all = store
+        .list_accounts(&o, &AccountQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(all.accounts.len(), 4);
+    assert_eq!(all.total, 4);
+}
+
+pub async fn concurrent_writers_of_one_identity_leave_exactly_one_account(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let p = profile(&store, &o, "main").await;
+    let writers = (0..20).map(|i| {
+        let store = store.clone();
+        let mut up = identity(&o, &p, Platform::Linkedin, "urn:li:person:7");
+        up.display_name = Some(format!("writer {i}"));
+        tokio::spawn(async move { store.upsert_account(&up, t0()).await })
+    });
+    let results = futures::future::join_all(writers).await;
+    let ids: HashSet<_> = results
+        .into_iter()
+        .map(|r| r.unwrap().unwrap().id)
+        .collect();
+    assert_eq!(ids.len(), 1, "every writer must see the same account id");
+    let listed = store
+        .list_accounts(&o, &AccountQuery::default())
+        .await
+        .unwrap();
+    assert_eq!(listed.accounts.len(), 1);
+}
+
+pub async fn removed_account_is_hidden_and_reconnecting_revives_it_with_the_same_id(
+    store: StoreRef,
+) {
+    let o = owner(&store, "acme").await;
+    let p = profile(&store, &o, "main").await;
+    let mut up = identity(&o, &p, Platform::Youtube, "UC1");
+    up.tokens = Some(Sealed::from_stored("v1.k.tok".into()));
+    let acc = store.upsert_account(&up, t0()).await.unwrap();
+    let removed = store.remove_account(&o, &acc.id, t0()).await.unwrap();
+    assert_eq!(removed.map(|a| a.id), Some(acc.id.clone()));
+    assert_eq!(store.get_account(&o, &acc.id).await.unwrap(), None);
+    assert_eq!(
+        store.remove_account(&o, &acc.id, t0()).await.unwrap(),
+        None,
+        "a second removal finds nothing"
+    );
+    let listed = store
+        .list_accounts(&o, &AccountQuery::default())
+        .await
+        .unwrap();
+    assert!(listed.accounts.is_empty());
+    assert!(
+        store.accounts_with_tokens().await.unwrap().is_empty(),
+        "removal drops the tokens"
+    );
+    let back = store.upsert_account(&up, t0()).await.unwrap();
+    assert_eq!(back.id, acc.id);
+    assert!(back.is_active);
+    assert_eq!(
+        store.get_account(&o, &acc.id).await.unwrap().map(|a| a.id),
+        Some(acc.id)
+    );
+}
+
+pub async fn exactly_one_of_fifty_racing_consumers_wins_a_one_time_record(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    store
+        .put_one_time(&OneTimeRecord {
+            kind: "connect_state".into(),
+            key: "hash-abc".into(),
+            owner_id: Some(o.clone()),
+            payload: serde_json::json!({"platform": "twitter"}),
+            expires_at: t0() + Duration::minutes(15),
+            created_at: t0(),
+        })
+        .await
+        .unwrap();
+    let racers = (0..50).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .consume_one_time("connect_state", "hash-abc", t0() + Duration::minutes(1))
+                .await
+        })
+    });
+    let winners: Vec<OneTimeRecord> = futures::future::join_all(racers)
+        .await
+        .into_iter()
+        .filter_map(|r| r.unwrap().unwrap())
+        .collect();
+    assert_eq!(winners.len(), 1);
+    assert_eq!(winners[0].owner_id.as_ref(), Some(&o));
+    assert_eq!(
+        winners[0].payload,
+        serde_json::json!({"platform": "twitter"})
+    );
+}
+
+pub async fn expired_one_time_record_cannot_be_consumed(store: StoreRef) {
+    store
+        .put_one_time(&OneTimeRecord {
+            kind: "k".into(),
+            key: "x".into(),
+            owner_id: None,
+            payload: serde_json::json!(1),
+            expires_at: t0(),
+            created_at: t0() - Duration::minutes(15),
+        })
+        .await
+        .unwrap();
+    assert_eq!(store.consume_one_time("k", "x", t0()).await.unwrap(), None);
+    assert_eq!(
+        store
+            .consume_one_time("other", "x", t0() - Duration::minutes(1))
+            .await
+            .unwrap(),
+        None,
+        "kind is part of the key"
+    );
+    assert!(
+        store
+            .consume_one_time("k", "x", t0() - Duration::minutes(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+pub async fn two_claimers_never_hold_the_same_job(store: StoreRef) {
+    for i in 0..10 {
+        store
+            .enqueue_job("refresh", &serde_json::json!({"n": i}), t0())
+            .await
+            .unwrap();
+    }
+    store
+        .enqueue_job(
+            "refresh",
+            &serde_json::json!({"n": "later"}),
+            t0() + Duration::hours(1),
+        )
+        .await
+        .unwrap();
+    let claimers = (0..30).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .claim_job(
+                    "refresh",
+                    &format!("worker-{i}"),
+                    t0(),
+                    Duration::minutes(5),
+                )
+                .await
+        })
+    });
+    let claimed: Vec<Job> = futures::future::join_all(claimers)
+        .await
+        .into_iter()
+        .filter_map(|r| r.unwrap().unwrap())
+        .collect();
+    assert_eq!(claimed.len(), 10, "ten due jobs, each claimed once");
+    let ids: HashSet<_> = claimed.iter().map(|j| j.id.clone()).collect();
+    assert_eq!(ids.len(), 10);
+    assert!(claimed.iter().all(|j| j.attempts == 1));
+    assert!(
+        claimed
+            .iter()
+            .all(|j| j.lease_until == Some(t0() + Duration::minutes(5)))
+    );
+}
+
+pub async fn expired_job_lease_can_be_reclaimed_and_completion_needs_the_lease(store: StoreRef) {
+    let id = store
+        .enqueue_job("webhook", &serde_json::json!({}), t0())
+        .await
+        .unwrap();
+    let a = store
+        .claim_job("webhook", "a", t0(), Duration::minutes(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(a.id, id);
+    assert!(
+        store
+            .claim_job(
+                "webhook",
+                "b",
+                t0() + Duration::seconds(30),
+                Duration::minutes(1)
+            )
+            .await
+            .unwrap()
+            .is_none(),
+        "a live lease blocks others"
+    );
+    let b = store
+        .claim_job(
+            "webhook",
+            "b",
+            t0() + Duration::minutes(2),
+            Duration::minutes(1),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(b.id, id);
+    assert_eq!(b.attempts, 2);
+    assert!(
+        !store.complete_job(&id, "a").await.unwrap(),
+        "a lost the lease"
+    );
+    assert!(
+        store
+            .retry_job(&id, "b", t0() + Duration::minutes(10))
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .claim_job(
+                "webhook",
+                "c",
+                t0() + Duration::minutes(5),
+                Duration::minutes(1)
+            )
+            .await
+            .unwrap()
+            .is_none(),
+        "retried job is not due yet"
+    );
+    let c = store
+        .claim_job(
+            "webhook",
+            "c",
+            t0() + Duration::minutes(10),
+            Duration::minutes(1),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(store.complete_job(&c.id, "c").await.unwrap());
+    assert!(
+        store
+            .claim_job(
+                "webhook",
+                "d",
+                t0() + Duration::hours(1),
+                Duration::minutes(1)
+            )
+            .await
+            .unwrap()
+            .is_none(),
+        "a completed job is gone"
+    );
+}
+
+pub async fn named_lease_has_one_holder_until_it_expires(store: StoreRef) {
+    let ttl = Duration::seconds(30);
+    let racers = (0..10).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .acquire_lease("telegram-poller", &format!("r{i}"), t0(), ttl)
+                .await
+        })
+    });
+    let won = futures::future::join_all(racers)
+        .await
+        .into_iter()
+        .filter(|r| matches!(r, Ok(Ok(true))))
+        .count();
+    assert_eq!(won, 1);
+    assert!(store.acquire_lease("l", "a", t0(), ttl).await.unwrap());
+    assert!(
+        store
+            .acquire_lease("l", "a", t0() + Duration::seconds(10), ttl)
+            .await
+            .unwrap(),
+        "holder renews"
+    );
+    assert!(
+        !store
+            .acquire_lease("l", "b", t0() + Duration::seconds(20), ttl)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .acquire_lease("l", "b", t0() + Duration::seconds(41), ttl)
+            .await
+            .unwrap(),
+        "expired lease is taken over"
+    );
+    store.release_lease("l", "a").await.unwrap();
+    assert!(
+        !store
+            .acquire_lease("l", "a", t0() + Duration::seconds(42), ttl)
+            .await
+            .unwrap(),
+        "release by a non-holder does nothing"
+    );
+    store.release_lease("l", "b").await.unwrap();
+    assert!(
+        store
+            .acquire_lease("l", "a", t0() + Duration::seconds(43), ttl)
+            .await
+            .unwrap()
+    );
+}
+
+async fn seed_accounts(store: &StoreRef, o: &OwnerId, p: &ProfileId, n: usize) -> Vec<Account> {
+    let mut out = Vec::new();
+    for i in 0..n {
+        let platform = if i % 2 == 0 {
+            Platform::Twitter
+        } else {
+            Platform::Facebook
+        };
+        let mut up = identity(o, p, platform, &format!("u{i:02}"));
+        up.enabled = i % 5 != 4;
+        // Distinct creation seconds so ids (and therefore default order) are known.
+        out.push(
+            store
+                .upsert_account(&up, t0() + Duration::seconds(i as i64))
+                .await
+                .unwrap(),
+        );
+    }
+    out
+}
+
+pub async fn account_offset_pagination_and_filters(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let p = profile(&store, &o, "main").await;
+    let q = profile(&store, &o, "other").await;
+    let seeded = seed_accounts(&store, &o, &p, 12).await;
+    store
+        .upsert_account(&identity(&o, &q, Platform::Bluesky, "did:plc:x"), t0())
+        .await
+        .unwrap();
+
+    let page = store
+        .list_accounts(
+            &o,
+            &AccountQuery {
+                profile_ids: Some(vec![p.clone()]),
+                page: PageRequest::Offset { skip: 5, limit: 5 },
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.total, 12);
+    let got: Vec<_> = page.accounts.iter().map(|a| a.id.clone()).collect();
+    let want: Vec<_> = seeded[5..10].iter().map(|a| a.id.clone()).collect();
+    assert_eq!(got, want, "offset paging follows creation order");
+
+    let twitter = store
+        .list_accounts(
+            &o,
+            &AccountQuery {
+                platforms: Some(vec![Platform::Twitter]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(twitter.total, 6);
+    assert!(
+        twitter
+            .accounts
+            .iter()
+            .all(|a| a.platform == Platform::Twitter)
+    );
+
+    let visible = store
+        .list_accounts(
+            &o,
+            &AccountQuery {
+                exclude_hidden: true,
+                profile_ids: Some(vec![p.clone()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(visible.total, 10, "two of twelve are hidden");
+
+    let by_name_desc = store
+        .list_accounts(
+            &o,
+            &AccountQuery {
+                profile_ids: Some(vec![p.clone()]),
+                sort: AccountSort::Username,
+                order: Order::Desc,
+                page: PageRequest::Offset { skip: 0, limit: 2 },
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let names: Vec<_> = by_name_desc
+        .accounts
+        .iter()
+        .map(|a| a.username.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(names, ["user_u11", "user_u10"]);
+
+    let none = store
+        .list_accounts(
+            &o,
+            &AccountQuery {
+                status: Some(AccountStatus::Disconnected),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(none.total, 0);
+    let empty_set = store
+        .list_accounts(
+            &o,
+            &AccountQuery {
+                profile_ids: Some(vec![]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(empty_set.total, 0, "an empty allow-list allows nothing");
+
+    let counts = store.count_accounts_by_profile(&o).await.unwrap();
+    let mut counts: Vec<_> = counts.into_iter().collect();
+    counts.sort();
+    let mut want = vec![(p.clone(), 12), (q.clone(), 1)];
+    want.sort();
+    assert_eq!(counts, want);
+}
+
+pub async fn account_cursor_pagination_walks_every_account_once(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let p = profile(&store, &o, "main").await;
+    let seeded = seed_accounts(&store, &o, &p, 7).await;
+    let mut seen = Vec::new();
+    let mut after = None;
+    let mut pages = 0;
+    loop {
+        let page = store
+            .list_accounts(
+                &o,
+                &AccountQuery {
+                    page: PageRequest::Cursor {
+                        after: after.clone(),
+                        limit: 3,
+                    },
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        pages += 1;
+        assert!(page.accounts.len() <= 3);
+        seen.extend(page.accounts.iter().map(|a| a.id.clone()));
+        match page.next_cursor {
+            Some(c) => after = Some(c),
+            None => break,
+        }
+        assert!(pages < 10, "cursor paging must end");
+    }
+    assert_eq!(pages, 3);
+    let mut want: Vec<_> = seeded.iter().map(|a| a.id.clone()).collect();
+    want.sort();
+    assert_eq!(seen, want);
+}
+
+pub async fn account_search_is_case_insensitive_and_matches_ids(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let p = profile(&store, &o, "main").await;
+    let mut up = identity(&o, &p, Platform::Instagram, "17841");
+    up.username = Some("Acme.Official".into());
+    up.display_name = Some("ACME 100% Real".into());
+    let acc = store.upsert_account(&up, t0()).await.unwrap();
+    seed_accounts(&store, &o, &p, 3).await;
+    for (term, want, why) in [
+        ("acme.off", 1, "substring of username, any case"),
+        ("100%", 1, "literal percent sign"),
+        ("real", 1, "display name"),
+        ("1784", 1, "platform user id"),
+        ("a.o", 0, "dot is literal, not a wildcard"),
+        ("user_", 3, "underscore is literal"),
+        ("nobody", 0, "no match"),
+    ] {
+        let got = store
+            .list_accounts(
+                &o,
+                &AccountQuery {
+                    search: Some(term.into()),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(got.total, want, "{why}: {term:?}");
+    }
+    let by_id = store
+        .list_accounts(
+            &o,
+            &AccountQuery {
+                search: Some(acc.id.to_string()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        by_id
+            .accounts
+            .iter()
+            .map(|a| a.id.clone())
+            .collect::<Vec<_>>(),
+        [acc.id]
+    );
+}
+
+pub async fn one_owner_never_sees_another_owners_rows(store: StoreRef) {
+    let a = owner(&store, "a").await;
+    let b = owner(&store, "b").await;
+    let pa = profile(&store, &a, "shared-name").await;
+    let pb = profile(&store, &b, "shared-name").await;
+    let acc = store
+        .upsert_account(&identity(&a, &pa, Platform::Reddit, "t2_x"), t0())
+        .await
+        .unwrap();
+    assert_eq!(store.get_profile(&b, &pa).await.unwrap(), None);
+    assert_eq!(store.get_account(&b, &acc.id).await.unwrap(), None);
+    assert!(
+        store
+            .list_accounts(&b, &AccountQuery::default())
+            .await
+            .unwrap()
+            .accounts
+            .is_empty()
+    );
+    let (profiles, total) = store
+        .list_profiles(&b, &ProfileFilter::default(), 0, None)
+        .await
+        .unwrap();
+    assert_eq!((profiles.len(), total), (1, 1));
+    assert_eq!(profiles[0].id, pb);
+    assert_eq!(
+        store
+            .update_profile(
+                &b,
+                &pa,
+                &ProfilePatch {
+                    name: Some("x".into()),
+                    ..Default::default()
+                },
+                t0()
+            )
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(!store.delete_profile(&b, &pa).await.unwrap());
+    assert_eq!(
+        store
+            .update_account(
+                &b,
+                &acc.id,
+                &AccountPatch {
+                    is_active: Some(false),
+                    ..Default::default()
+                },
+                t0()
+            )
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.move_account(&b, &acc.id, &pb, t0()).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.move_account(&a, &acc.id, &pb, t0()).await.unwrap(),
+        None,
+        "cannot move into another owner's profile"
+    );
+    assert_eq!(store.remove_account(&b, &acc.id, t0()).await.unwrap(), None);
+    assert!(
+        store
+            .upsert_account(&identity(&b, &pa, Platform::Reddit, "t2_y"), t0())
+            .await
+            .is_err(),
+        "cannot connect into another owner's profile"
+    );
+    assert!(
+        store
+            .get_account(&a, &acc.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .is_active
+    );
+    assert!(store.get_profile(&a, &pa).await.unwrap().is_some());
+}
+
+pub async fn profile_names_and_external_ids_are_unique_per_owner(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let other = owner(&store, "other").await;
+    let mut p = new_profile(&o, "Brand", t0());
+    p.external_id = Some("ext-1".into());
+    store.insert_profile(&p).await.unwrap();
+    let dup_name = new_profile(&o, "Brand", t0());
+    assert!(matches!(
+        store.insert_profile(&dup_name).await,
+        Err(StoreError::Conflict { field: "name", .. })
+    ));
+    let mut dup_ext = new_profile(&o, "Brand 2", t0());
+    dup_ext.external_id = Some("ext-1".into());
+    assert!(matches!(
+        store.insert_profile(&dup_ext).await,
+        Err(StoreError::Conflict {
+            field: "externalId",
+            ..
+        })
+    ));
+    // Profiles without an external id do not collide with each other.
+    store
+        .insert_profile(&new_profile(&o, "A", t0()))
+        .await
+        .unwrap();
+    store
+        .insert_profile(&new_profile(&o, "B", t0()))
+        .await
+        .unwrap();
+    // Another owner may reuse both.
+    let mut theirs = new_profile(&other, "Brand", t0());
+    theirs.external_id = Some("ext-1".into());
+    store.insert_profile(&theirs).await.unwrap();
+    let b = store
+        .list_profiles(
+            &o,
+            &ProfileFilter {
+                name: Some("B".into()),
+                ..Default::default()
+            },
+            0,
+            None,
+        )
+        .await
+        .unwrap()
+        .0;
+    assert!(matches!(
+        store
+            .update_profile(
+                &o,
+                &b[0].id,
+                &ProfilePatch {
+                    name: Some("Brand".into()),
+                    ..Default::default()
+                },
+                t0()
+            )
+            .await,
+        Err(StoreError::Conflict { field: "name", .. })
+    ));
+    let (found, _) = store
+        .list_profiles(
+            &o,
+            &ProfileFilter {
+                external_id: Some("ext-1".into()),
+                ..Default::default()
+            },
+            0,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        found.iter().map(|p| p.id.clone()).collect::<Vec<_>>(),
+        [p.id]
+    );
+}
+
+pub async fn profile_listing_puts_default_first_and_pages(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let mut ids = Vec::new();
+    for i in 0..5 {
+        let mut p = new_profile(&o, &format!("p{i}"), t0() + Duration::seconds(i));
+        p.is_default = i == 3;
+        store.insert_profile(&p).await.unwrap();
+        ids.push(p.id);
+    }
+    let (all, total) = store
+        .list_profiles(&o, &ProfileFilter::default(), 0, None)
+        .await
+        .unwrap();
+    assert_eq!(total, 5);
+    let order: Vec<_> = all.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(order, ["p3", "p0", "p1", "p2", "p4"]);
+    let (page, total) = store
+        .list_profiles(&o, &ProfileFilter::default(), 1, Some(2))
+        .await
+        .unwrap();
+    assert_eq!(total, 5);
+    assert_eq!(
+        page.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        ["p0", "p1"]
+    );
+    let (only, total) = store
+        .list_profiles(
+            &o,
+            &ProfileFilter {
+                only: Some(vec![ids[4].clone(), ids[0].clone()]),
+                ..Default::default()
+            },
+            0,
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(total, 2);
+    assert_eq!(
+        only.iter().map(|p| p.name.as_str()).collect::<Vec<_>>(),
+        ["p0", "p4"]
+    );
+}
+
+pub async fn profile_update_applies_patch_and_moves_default_flag(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let mut first = new_profile(&o, "first", t0());
+    first.is_default = true;
+    first.description = Some("d".into());
+    first.timezone = Some("Europe/Paris".into());
+    store.insert_profile(&first).await.unwrap();
+    let second = new_profile(&o, "second", t0());
+    store.insert_profile(&second).await.unwrap();
+    let later = t0() + Duration::minutes(3);
+    let updated = store
+        .update_profile(
+            &o,
+            &second.id,
+            &ProfilePatch {
+                name: Some("renamed".into()),
+                description: Some(Some("new".into())),
+                is_default: Some(true),
+                ..Default::default()
+            },
+            later,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(updated.name, "renamed");
+    assert_eq!(updated.description.as_deref(), Some("new"));
+    assert!(updated.is_default);
+    assert_eq!(updated.updated_at, later);
+    assert_eq!(updated.color, second.color, "untouched fields stay");
+    let first_now = store.get_profile(&o, &first.id).await.unwrap().unwrap();
+    assert!(!first_now.is_default, "only one default profile");
+    let cleared = store
+        .update_profile(
+            &o,
+            &first.id,
+            &ProfilePatch {
+                description: Some(None),
+                timezone: Some(None),
+                ..Default::default()
+            },
+            later,
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((cleared.description, cleared.timezone), (None, None));
+    assert!(store.delete_profile(&o, &first.id).await.unwrap());
+    assert!(!store.delete_profile(&o, &first.id).await.unwrap());
+    assert_eq!(store.get_profile(&o, &first.id).await.unwrap(), None);
+}
+
+pub async fn moving_accounts_between_profiles(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let from = profile(&store, &o, "from").await;
+    let to = profile(&store, &o, "to").await;
+    let a = store
+        .upsert_account(&identity(&o, &from, Platform::Tiktok, "1"), t0())
+        .await
+        .unwrap();
+    store
+        .upsert_account(&identity(&o, &from, Platform::Tiktok, "2"), t0())
+        .await
+        .unwrap();
+    // A tombstone of the same identity in the target does not block the move.
+    let ghost = store
+        .upsert_account(&identity(&o, &to, Platform::Tiktok, "1"), t0())
+        .await
+        .unwrap();
+    store.remove_account(&o, &ghost.id, t0()).await.unwrap();
+    let moved = store
+        .move_account(&o, &a.id, &to, t0())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (moved.id.clone(), moved.profile_id.clone()),
+        (a.id.clone(), to.clone())
+    );
+    // A live account of the same identity in the target does.
+    let clash = store
+        .upsert_account(&identity(&o, &from, Platform::Tiktok, "1"), t0())
+        .await
+        .unwrap();
+    assert!(matches!(
+        store.move_account(&o, &clash.id, &to, t0()).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    store.remove_account(&o, &clash.id, t0()).await.unwrap();
+    let n = store
+        .move_profile_accounts(&o, &from, &to, t0())
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+    let in_to = store
+        .list_accounts(
+            &o,
+            &AccountQuery {
+                profile_ids: Some(vec![to.clone()]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(in_to.total, 2);
+}
+
+fn key(owner: &OwnerId, name: &str, hash: &str) -> ApiKeyRecord {
+    ApiKeyRecord {
+        id: ApiKeyId::generate(t0().timestamp()),
+        owner_id: owner.clone(),
+        name: name.into(),
+        key_hash: hash.into(),
+        preview: "sk_1234...abcd".into(),
+        profile_ids: None,
+        permission: Permission::ReadWrite,
+        disabled_resource_groups: vec![],
+        expires_at: None,
+        created_at: t0(),
+    }
+}
+
+pub async fn api_keys_are_found_by_hash_and_deleted_per_owner(store: StoreRef) {
+    let a = owner(&store, "a").await;
+    let b = owner(&store, "b").await;
+    let pa = profile(&store, &a, "p").await;
+    let mut k = key(&a, "ci", "hash-1");
+    k.profile_ids = Some(vec![pa]);
+    k.permission = Permission::Read;
+    k.disabled_resource_groups = vec!["webhooks".into()];
+    k.expires_at = Some(t0() + Duration::days(30));
+    store.insert_api_key(&k).await.unwrap();
+    assert!(matches!(
+        store.insert_api_key(&key(&a, "dup", "hash-1")).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(
+        store.find_api_key_by_hash("hash-1").await.unwrap(),
+        Some(k.clone())
+    );
+    assert_eq!(store.find_api_key_by_hash("nope").await.unwrap(), None);
+    assert_eq!(store.list_api_keys(&a).await.unwrap(), vec![k.clone()]);
+    assert!(store.list_api_keys(&b).await.unwrap().is_empty());
+    assert!(
+        !store.delete_api_key(&b, &k.id).await.unwrap(),
+        "another owner cannot revoke it"
+    );
+    assert!(store.delete_api_key(&a, &k.id).await.unwrap());
+    assert_eq!(store.find_api_key_by_hash("hash-1").await.unwrap(), None);
+}
+
+pub async fn first_api_key_is_inserted_only_into_an_empty_store(store: StoreRef) {
+    let a = owner(&store, "a").await;
+    assert_eq!(store.count_api_keys().await.unwrap(), 0);
+    assert!(
+        store
+            .insert_first_api_key(&key(&a, "boot", "h1"))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .insert_first_api_key(&key(&a, "boot2", "h2"))
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.count_api_keys().await.unwrap(), 1);
+    assert_eq!(store.first_owner().await.unwrap().map(|o| o.id), Some(a));
+}
+
+pub async fn token_replacement_is_compare_and_swap(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let p = profile(&store, &o, "main").await;
+    let mut up = identity(&o, &p, Platform::Pinterest, "pin");
+    up.tokens = Some(Sealed::from_stored("v1.old.x".into()));
+    let acc = store.upsert_account(&up, t0()).await.unwrap();
+    let old = Sealed::from_stored("v1.old.x".into());
+    let new = Sealed::from_stored("v1.new.y".into());
+    assert!(store.replace_tokens(&acc.id, &old, &new).await.unwrap());
+    assert!(
+        !store.replace_tokens(&acc.id, &old, &new).await.unwrap(),
+        "stale expectation loses"
+    );
+    let with = store.accounts_with_tokens().await.unwrap();
+    assert_eq!(with.len(), 1);
+    assert_eq!(with[0].tokens, Some(new));
+}

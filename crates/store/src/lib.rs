@@ -1,0 +1,191 @@
+//! Storage. Small traits per aggregate, composed into [`Store`], implemented by an embedded
+//! SQLite backend and a MongoDB backend. Uniqueness, single-use consumption and claiming
+//! are atomic inside each backend (unique indexes and conditional updates), never
+//! check-then-write here.
+//!
+//! Every method that reads or writes a tenant's rows takes the owner and filters by it;
+//! request handlers reach the store only through [`Scoped`], which fixes the owner.
+
+mod error;
+pub mod model;
+pub mod mongo;
+mod scoped;
+pub mod sqlite;
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use plugboard_core::{AccountId, ApiKeyId, OwnerId, ProfileId, Sealed};
+
+pub use error::{StoreError, StoreResult};
+pub use model::*;
+pub use scoped::Scoped;
+
+#[async_trait]
+pub trait OwnerStore: Send + Sync {
+    async fn insert_owner(&self, owner: &Owner) -> StoreResult<()>;
+    async fn get_owner(&self, id: &OwnerId) -> StoreResult<Option<Owner>>;
+    /// The first owner created (the one a fresh installation makes for its operator).
+    async fn first_owner(&self) -> StoreResult<Option<Owner>>;
+}
+
+#[async_trait]
+pub trait ApiKeyStore: Send + Sync {
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()>;
+    /// Inserts the key only when no key exists at all (bootstrap); `false` when one does.
+    async fn insert_first_api_key(&self, key: &ApiKeyRecord) -> StoreResult<bool>;
+    async fn find_api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>>;
+    async fn list_api_keys(&self, owner: &OwnerId) -> StoreResult<Vec<ApiKeyRecord>>;
+    async fn delete_api_key(&self, owner: &OwnerId, id: &ApiKeyId) -> StoreResult<bool>;
+    async fn count_api_keys(&self) -> StoreResult<u64>;
+}
+
+#[async_trait]
+pub trait ProfileStore: Send + Sync {
+    /// Fails with [`StoreError::Conflict`] when the name or external id is taken.
+    async fn insert_profile(&self, profile: &Profile) -> StoreResult<()>;
+    async fn get_profile(&self, owner: &OwnerId, id: &ProfileId) -> StoreResult<Option<Profile>>;
+    /// Default profile first, then by creation; returns the page and the total.
+    async fn list_profiles(
+        &self,
+        owner: &OwnerId,
+        filter: &ProfileFilter,
+        skip: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<(Vec<Profile>, u64)>;
+    /// Applies the patch; making a profile default clears the flag on the others.
+    async fn update_profile(
+        &self,
+        owner: &OwnerId,
+        id: &ProfileId,
+        patch: &ProfilePatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Profile>>;
+    async fn delete_profile(&self, owner: &OwnerId, id: &ProfileId) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait AccountStore: Send + Sync {
+    /// Inserts the account or, when its identity exists for that profile, updates it in
+    /// place (same id; a disconnected account comes back).
+    async fn upsert_account(
+        &self,
+        account: &AccountUpsert,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Account>;
+    /// A live (not disconnected-and-removed) account.
+    async fn get_account(&self, owner: &OwnerId, id: &AccountId) -> StoreResult<Option<Account>>;
+    async fn list_accounts(
+        &self,
+        owner: &OwnerId,
+        query: &AccountQuery,
+    ) -> StoreResult<AccountPage>;
+    /// Live accounts per profile of the owner.
+    async fn count_accounts_by_profile(
+        &self,
+        owner: &OwnerId,
+    ) -> StoreResult<Vec<(ProfileId, u64)>>;
+    async fn update_account(
+        &self,
+        owner: &OwnerId,
+        id: &AccountId,
+        patch: &AccountPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>>;
+    /// Moves one account to another profile of the same owner. Conflicts when the
+    /// target already holds the same identity.
+    async fn move_account(
+        &self,
+        owner: &OwnerId,
+        id: &AccountId,
+        to: &ProfileId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>>;
+    /// Moves every live account of a profile to another; returns how many moved.
+    async fn move_profile_accounts(
+        &self,
+        owner: &OwnerId,
+        from: &ProfileId,
+        to: &ProfileId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// Disconnects: the account stops being listed, its tokens are dropped, and it is kept
+    /// as a tombstone (a later connect of the same identity revives it with the same id).
+    /// `None` when there is no live account with that id.
+    async fn remove_account(
+        &self,
+        owner: &OwnerId,
+        id: &AccountId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>>;
+    /// Every account with sealed tokens, of every owner (for key rotation).
+    async fn accounts_with_tokens(&self) -> StoreResult<Vec<Account>>;
+    /// Replaces the sealed tokens only if they are still `expected`.
+    async fn replace_tokens(
+        &self,
+        id: &AccountId,
+        expected: &Sealed,
+        new: &Sealed,
+    ) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait OneTimeStore: Send + Sync {
+    async fn put_one_time(&self, record: &OneTimeRecord) -> StoreResult<()>;
+    /// Takes the record if it exists, is unexpired and was not taken before. Exactly one
+    /// of any number of concurrent callers gets it.
+    async fn consume_one_time(
+        &self,
+        kind: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<OneTimeRecord>>;
+}
+
+#[async_trait]
+pub trait JobStore: Send + Sync {
+    async fn enqueue_job(
+        &self,
+        kind: &str,
+        payload: &serde_json::Value,
+        run_at: DateTime<Utc>,
+    ) -> StoreResult<String>;
+    /// Claims the earliest due job of `kind` that nobody holds (or whose lease ran out).
+    async fn claim_job(
+        &self,
+        kind: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> StoreResult<Option<Job>>;
+    /// Removes a finished job, if `holder` still holds it.
+    async fn complete_job(&self, id: &str, holder: &str) -> StoreResult<bool>;
+    /// Releases the lease and schedules the job again, if `holder` still holds it.
+    async fn retry_job(&self, id: &str, holder: &str, run_at: DateTime<Utc>) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait LeaseStore: Send + Sync {
+    /// Takes or renews the named lease; `false` when someone else holds it unexpired.
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> StoreResult<bool>;
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
+}
+
+/// The whole store.
+#[async_trait]
+pub trait Store:
+    OwnerStore + ApiKeyStore + ProfileStore + AccountStore + OneTimeStore + JobStore + LeaseStore
+{
+    /// Round trip to the backend, for readiness checks.
+    async fn ping(&self) -> StoreResult<()>;
+    /// `sqlite` or `mongodb`.
+    fn backend_name(&self) -> &'static str;
+}

@@ -1,0 +1,251 @@
+//! What the store keeps. Secrets appear only as [`Sealed`] values; decrypting them is the
+//! service's business.
+
+use chrono::{DateTime, Utc};
+use plugboard_core::{AccountId, ApiKeyId, OwnerId, Platform, ProfileId, Sealed};
+use serde::{Deserialize, Serialize};
+
+/// A tenant: everything else belongs to exactly one owner, and every caller acts as one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Owner {
+    pub id: OwnerId,
+    pub name: String,
+    pub email: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    pub id: ProfileId,
+    pub owner_id: OwnerId,
+    pub name: String,
+    pub description: Option<String>,
+    pub color: Option<String>,
+    pub timezone: Option<String>,
+    pub external_id: Option<String>,
+    pub is_default: bool,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A partial update of a profile. The outer `Option` says whether the field is touched;
+/// an inner `None` clears a nullable field.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfilePatch {
+    pub name: Option<String>,
+    pub description: Option<Option<String>>,
+    pub color: Option<String>,
+    pub timezone: Option<Option<String>>,
+    pub external_id: Option<Option<String>>,
+    pub is_default: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ProfileFilter {
+    pub name: Option<String>,
+    pub external_id: Option<String>,
+    /// Only these profiles (a profile-scoped API key); `None` means all of the owner's.
+    pub only: Option<Vec<ProfileId>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Permission {
+    ReadWrite,
+    Read,
+}
+
+impl Permission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::ReadWrite => "read-write",
+            Permission::Read => "read",
+        }
+    }
+}
+
+/// A stored API key. The key itself is never stored, only its SHA-256.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRecord {
+    pub id: ApiKeyId,
+    pub owner_id: OwnerId,
+    pub name: String,
+    pub key_hash: String,
+    pub preview: String,
+    /// `Some` for a key limited to these profiles (Zernio's `scope: profiles`).
+    pub profile_ids: Option<Vec<ProfileId>>,
+    pub permission: Permission,
+    pub disabled_resource_groups: Vec<String>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A connected social account. Unique per (profile, platform, platform user id,
+/// destination id); reconnecting the same identity updates it in place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub id: AccountId,
+    pub owner_id: OwnerId,
+    pub profile_id: ProfileId,
+    pub platform: Platform,
+    pub platform_user_id: String,
+    /// The selected Page, organization, board, location… ; empty when the platform has none.
+    pub destination_id: String,
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub profile_picture: Option<String>,
+    pub profile_url: Option<String>,
+    pub is_active: bool,
+    pub needs_reconnection: bool,
+    /// `false` for accounts created as a side effect and hidden by `excludeHidden`.
+    pub enabled: bool,
+    pub followers_count: Option<i64>,
+    pub followers_last_updated: Option<DateTime<Utc>>,
+    pub parent_account_id: Option<AccountId>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub tokens: Option<Sealed>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub scopes: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Account {
+    /// The associated-data context that binds sealed tokens to this account's identity.
+    pub fn tokens_context(
+        owner: &OwnerId,
+        platform: Platform,
+        platform_user_id: &str,
+        destination_id: &str,
+    ) -> String {
+        format!("account:{owner}:{platform}:{platform_user_id}:{destination_id}:tokens")
+    }
+
+    pub fn own_tokens_context(&self) -> String {
+        Self::tokens_context(
+            &self.owner_id,
+            self.platform,
+            &self.platform_user_id,
+            &self.destination_id,
+        )
+    }
+}
+
+/// What a connect flow knows about an account. Inserting an identity that exists updates
+/// these fields (and revives a disconnected account) and keeps the id.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountUpsert {
+    pub owner_id: OwnerId,
+    pub profile_id: ProfileId,
+    pub platform: Platform,
+    pub platform_user_id: String,
+    pub destination_id: String,
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub profile_picture: Option<String>,
+    pub profile_url: Option<String>,
+    pub followers_count: Option<i64>,
+    pub parent_account_id: Option<AccountId>,
+    pub enabled: bool,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub tokens: Option<Sealed>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AccountPatch {
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountStatus {
+    /// Usable: does not need reconnection.
+    Connected,
+    /// Needs reconnection.
+    Disconnected,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AccountSort {
+    /// By id, which is creation order.
+    #[default]
+    Id,
+    Username,
+    Platform,
+    Profile,
+    Status,
+    Connected,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Order {
+    #[default]
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub enum PageRequest {
+    #[default]
+    All,
+    Offset {
+        skip: u64,
+        limit: u64,
+    },
+    /// Accounts with an id after `after`, in id order.
+    Cursor {
+        after: Option<AccountId>,
+        limit: u64,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AccountQuery {
+    /// Restrict to these profiles; `None` means every profile of the owner.
+    pub profile_ids: Option<Vec<ProfileId>>,
+    pub platforms: Option<Vec<Platform>>,
+    pub status: Option<AccountStatus>,
+    /// Case-insensitive substring of username, display name or platform user id, or an
+    /// exact account id.
+    pub search: Option<String>,
+    pub exclude_hidden: bool,
+    pub sort: AccountSort,
+    pub order: Order,
+    pub page: PageRequest,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountPage {
+    pub accounts: Vec<Account>,
+    /// Matching accounts over all pages.
+    pub total: u64,
+    /// With cursor paging: the cursor for the next page, when there is one.
+    pub next_cursor: Option<AccountId>,
+}
+
+/// A record that may be used once (connect state, OAuth code, Telegram code…).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OneTimeRecord {
+    pub kind: String,
+    /// The lookup key; callers store a hash of the token they hand out, not the token.
+    pub key: String,
+    pub owner_id: Option<OwnerId>,
+    pub payload: serde_json::Value,
+    pub expires_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A unit of background work, claimed with a lease.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Job {
+    pub id: String,
+    pub kind: String,
+    pub payload: serde_json::Value,
+    pub run_at: DateTime<Utc>,
+    pub attempts: u32,
+    pub lease_holder: Option<String>,
+    pub lease_until: Option<DateTime<Utc>>,
+}
