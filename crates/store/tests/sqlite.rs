@@ -1,5 +1,7 @@
 //! The conformance suite against the embedded SQLite backend, each case on a fresh file.
 
+#![allow(clippy::unwrap_used, reason = "test code")]
+
 use plugboard_store::conformance::StoreRef;
 use plugboard_store::sqlite::SqliteStore;
 use std::sync::Arc;
