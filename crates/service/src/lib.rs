@@ -1,1 +1,40 @@
+//! Use cases. Handlers (HTTP, CLI, later MCP) call these with validated inputs and a
+//! [`Caller`]; this crate knows nothing of HTTP.
 
+pub mod accounts;
+pub mod api_keys;
+pub mod auth;
+pub mod bootstrap;
+mod error;
+pub mod profiles;
+pub mod rotation;
+
+pub use auth::Caller;
+pub use error::{ServiceError, ServiceResult};
+
+use plugboard_core::{Clock, Keyring};
+use plugboard_store::{Scoped, Store};
+use std::sync::Arc;
+
+/// Everything a use case needs, cheap to clone.
+#[derive(Clone)]
+pub struct Services {
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub keyring: Arc<Keyring>,
+}
+
+impl Services {
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, keyring: Arc<Keyring>) -> Self {
+        Self {
+            store,
+            clock,
+            keyring,
+        }
+    }
+
+    /// The caller's view of the store: every query filtered by the caller's owner.
+    pub fn scoped(&self, caller: &Caller) -> Scoped {
+        Scoped::new(self.store.clone(), caller.owner.clone())
+    }
+}

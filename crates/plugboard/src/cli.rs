@@ -1,0 +1,366 @@
+//! Command line: `plugboard serve | keys | profiles | accounts`.
+
+use crate::app::{self, Application, KEY_FILE};
+use crate::config::{Config, StoreKind};
+use clap::{Args, Parser, Subcommand};
+use plugboard_core::{ApiKeyId, Platform, ProfileId};
+use plugboard_service::Services;
+use plugboard_service::api_keys::NewApiKey;
+use plugboard_service::profiles::{NewProfile, validate_name};
+use plugboard_store::{AccountQuery, ProfileFilter};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "plugboard",
+    version,
+    about = "Self-hosted social account connections, wire-compatible with Zernio's connection API"
+)]
+pub struct Cli {
+    /// TOML configuration file (environment variables override it).
+    #[arg(long, global = true, env = "PLUGBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start the server (the default command).
+    Serve(ServeArgs),
+    /// Create, list and revoke API keys; rotate the encryption key.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// List and create profiles.
+    #[command(subcommand)]
+    Profiles(ProfilesCommand),
+    /// List connected accounts.
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct ServeArgs {
+    /// Address to listen on, host:port (port 0 picks a free one). Overrides PLUGBOARD_LISTEN.
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Serve the built-in fake platforms. Overrides PLUGBOARD_SANDBOX.
+    #[arg(long, overrides_with = "no_sandbox")]
+    pub sandbox: bool,
+    /// Do not serve the built-in fake platforms.
+    #[arg(long)]
+    pub no_sandbox: bool,
+    /// Data directory for the embedded store. Overrides PLUGBOARD_DATA_DIR.
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Create a full-access API key and print it (shown once).
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Days until the key expires.
+        #[arg(long)]
+        expires_in: Option<u32>,
+        /// Make it a read-only key (GET requests only).
+        #[arg(long)]
+        read_only: bool,
+    },
+    /// List API keys (previews only).
+    List,
+    /// Revoke an API key by id.
+    Revoke { id: String },
+    /// Re-encrypt every stored secret with the current encryption key. With the embedded
+    /// store and a generated key file, `--generate` first makes a new current key.
+    RotateEncryption {
+        #[arg(long)]
+        generate: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProfilesCommand {
+    /// List profiles.
+    List,
+    /// Create a profile.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        description: Option<String>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AccountsCommand {
+    /// List connected accounts.
+    List {
+        #[arg(long)]
+        profile: Option<String>,
+        #[arg(long)]
+        platform: Option<String>,
+    },
+}
+
+/// A CLI failure: printed as one line, exit code 1 (2 for configuration errors).
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error(transparent)]
+    Start(#[from] app::StartError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl From<plugboard_service::ServiceError> for CliError {
+    fn from(e: plugboard_service::ServiceError) -> Self {
+        CliError::Failed(e.to_string())
+    }
+}
+
+impl From<plugboard_store::StoreError> for CliError {
+    fn from(e: plugboard_store::StoreError) -> Self {
+        CliError::Failed(e.to_string())
+    }
+}
+
+pub fn load_config(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, CliError> {
+    let mut config = Config::load(cli.config.as_deref()).map_err(app::StartError::from)?;
+    if let Some(s) = serve {
+        if let Some(listen) = &s.listen {
+            config.listen = listen.parse().map_err(|_| {
+                CliError::Failed(format!(
+                    "configuration error: --listen: {listen:?} is not host:port"
+                ))
+            })?;
+            if config.public_url.host_str() == Some("127.0.0.1")
+                || config.public_url.port() == Some(8080)
+            {
+                config.public_url = url::Url::parse(&format!("http://{}/", config.listen))
+                    .map_err(|e| CliError::Failed(e.to_string()))?;
+            }
+        }
+        if s.sandbox {
+            config.sandbox = true;
+        }
+        if s.no_sandbox {
+            config.sandbox = false;
+        }
+        if let Some(d) = &s.data_dir {
+            config.data_dir = d.clone();
+        }
+    }
+    Ok(config)
+}
+
+pub async fn serve(config: Config) -> Result<(), CliError> {
+    let app = Application::build(config).await?;
+    let url = app.public_url().clone();
+    let boot = app.bootstrap();
+    let mut banner = format!(
+        "\nPlugboard is running at {url}\n  store: {}",
+        app.services().store.backend_name()
+    );
+    if app.sandbox() {
+        banner.push_str(&format!(
+            "\n  sandbox: ON — unconfigured platforms are served by built-in fakes ({url}sandbox)"
+        ));
+    }
+    if let Some(key) = &boot.generated_key {
+        // Printed once, to the terminal, on the start that created it; never logged.
+        banner.push_str(&format!(
+            "\n\n  Your first API key (shown once, keep it safe):\n    {}\n\n  Try: curl -H 'Authorization: Bearer {}' {url}v1/profiles",
+            key.expose(),
+            key.expose()
+        ));
+    } else if boot.installed_configured_key {
+        banner.push_str("\n  first API key: installed from PLUGBOARD_BOOTSTRAP_API_KEY");
+    }
+    println!("{banner}\n");
+    app.run_until_stopped()
+        .await
+        .map_err(|e| CliError::Failed(e.to_string()))
+}
+
+async fn cli_services(config: &Config) -> Result<(Services, plugboard_core::OwnerId), CliError> {
+    let services = app::services(config).await?;
+    let owner = services.ensure_owner().await?;
+    Ok((services, owner.id))
+}
+
+pub async fn run_keys(config: Config, cmd: KeysCommand) -> Result<(), CliError> {
+    if let KeysCommand::RotateEncryption { generate } = cmd {
+        return rotate(config, generate).await;
+    }
+    let (services, owner) = cli_services(&config).await?;
+    match cmd {
+        KeysCommand::Create {
+            name,
+            expires_in,
+            read_only,
+        } => {
+            let mut new = NewApiKey::full(name);
+            new.expires_in_days = expires_in;
+            if read_only {
+                new.permission = plugboard_store::Permission::Read;
+            }
+            let created = services.create_api_key_for(&owner, new).await?;
+            println!("{}", created.key.expose());
+            eprintln!(
+                "created API key {} ({}); it is shown only this once",
+                created.view.record.id, created.view.record.name
+            );
+        }
+        KeysCommand::List => {
+            println!(
+                "{:<24}  {:<16}  {:<10}  {:<25}  NAME",
+                "ID", "PREVIEW", "PERMISSION", "CREATED"
+            );
+            for k in services.list_api_keys_of(&owner).await? {
+                let r = k.record;
+                println!(
+                    "{:<24}  {:<16}  {:<10}  {:<25}  {}",
+                    r.id,
+                    r.preview,
+                    r.permission.as_str(),
+                    r.created_at.to_rfc3339(),
+                    r.name
+                );
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            let id: ApiKeyId = id
+                .parse()
+                .map_err(|e: plugboard_core::IdError| CliError::Failed(e.to_string()))?;
+            services.revoke_api_key_of(&owner, &id).await?;
+            println!("revoked {id}");
+        }
+        KeysCommand::RotateEncryption { .. } => {}
+    }
+    Ok(())
+}
+
+async fn rotate(mut config: Config, generate: bool) -> Result<(), CliError> {
+    let key_path = config.data_dir.join(KEY_FILE);
+    if generate {
+        if config.encryption_key.is_some() || config.store != StoreKind::Sqlite {
+            return Err(CliError::Failed(
+                "--generate rotates the data-dir key file; with PLUGBOARD_ENCRYPTION_KEY set, set a new key and list the old one in PLUGBOARD_ENCRYPTION_PREVIOUS_KEYS instead".into(),
+            ));
+        }
+        let mut keys = app::key_file_keys(&config.data_dir)?;
+        keys.insert(0, plugboard_core::seal::generate_key());
+        app::write_key_file(&key_path, &keys)
+            .map_err(|e| CliError::Failed(format!("{}: {e}", key_path.display())))?;
+        eprintln!("new current key written to {}", key_path.display());
+    }
+    config.sandbox = false;
+    let services = app::services(&config).await?;
+    let report = services.reseal_all().await?;
+    println!(
+        "re-encrypted {} secret(s) with key {}; {} already current; {} changed concurrently",
+        report.resealed,
+        services.keyring.current_key_id(),
+        report.already_current,
+        report.skipped
+    );
+    if generate && report.skipped == 0 && config.encryption_key.is_none() {
+        // Everything now opens with the new key; drop the old ones from the file.
+        let keys = app::key_file_keys(&config.data_dir)?;
+        if let Some(current) = keys.into_iter().next() {
+            app::write_key_file(&key_path, &[current])
+                .map_err(|e| CliError::Failed(e.to_string()))?;
+        }
+    }
+    Ok(())
+}
+
+pub async fn run_profiles(config: Config, cmd: ProfilesCommand) -> Result<(), CliError> {
+    let (services, owner) = cli_services(&config).await?;
+    let scoped = plugboard_store::Scoped::new(services.store.clone(), owner.clone());
+    match cmd {
+        ProfilesCommand::List => {
+            let (profiles, _) = scoped
+                .list_profiles(&ProfileFilter::default(), 0, None)
+                .await?;
+            println!("{:<24}  {:<7}  NAME", "ID", "DEFAULT");
+            for p in profiles {
+                println!(
+                    "{:<24}  {:<7}  {}",
+                    p.id,
+                    if p.is_default { "yes" } else { "" },
+                    p.name
+                );
+            }
+        }
+        ProfilesCommand::Create { name, description } => {
+            let caller = owner_caller(&owner);
+            let profile = services
+                .create_profile(
+                    &caller,
+                    NewProfile {
+                        name: validate_name(&name)?,
+                        description,
+                        ..Default::default()
+                    },
+                )
+                .await?;
+            println!("{}", profile.id);
+        }
+    }
+    Ok(())
+}
+
+/// The CLI acts with the owner's full rights.
+fn owner_caller(owner: &plugboard_core::OwnerId) -> plugboard_service::Caller {
+    plugboard_service::Caller {
+        owner: owner.clone(),
+        key_id: ApiKeyId::generate(0),
+        permission: plugboard_store::Permission::ReadWrite,
+        profile_ids: None,
+        disabled_resource_groups: vec![],
+    }
+}
+
+pub async fn run_accounts(config: Config, cmd: AccountsCommand) -> Result<(), CliError> {
+    let (services, owner) = cli_services(&config).await?;
+    let scoped = plugboard_store::Scoped::new(services.store.clone(), owner);
+    let AccountsCommand::List { profile, platform } = cmd;
+    let mut query = AccountQuery::default();
+    if let Some(p) = profile {
+        let id: ProfileId = p
+            .parse()
+            .map_err(|e: plugboard_core::IdError| CliError::Failed(e.to_string()))?;
+        query.profile_ids = Some(vec![id]);
+    }
+    if let Some(p) = platform {
+        let p: Platform = p
+            .parse()
+            .map_err(|e: plugboard_core::UnknownPlatform| CliError::Failed(e.to_string()))?;
+        query.platforms = Some(vec![p]);
+    }
+    let page = scoped.list_accounts(&query).await?;
+    println!(
+        "{:<24}  {:<14}  {:<24}  {:<6}  USERNAME",
+        "ID", "PLATFORM", "PROFILE", "STATUS"
+    );
+    for a in page.accounts {
+        let status = if a.needs_reconnection {
+            "reconnect"
+        } else if a.is_active {
+            "ok"
+        } else {
+            "off"
+        };
+        println!(
+            "{:<24}  {:<14}  {:<24}  {:<6}  {}",
+            a.id,
+            a.platform,
+            a.profile_id,
+            status,
+            a.username.unwrap_or_default()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,46 @@
+use plugboard_store::StoreError;
+use thiserror::Error;
+
+/// What a use case can report. Variants carry meaning; the HTTP crate maps them to
+/// statuses and Zernio error codes in one place.
+#[derive(Debug, Error)]
+pub enum ServiceError {
+    #[error("{message}")]
+    Unauthenticated { message: &'static str },
+    /// The key is valid but may not do this.
+    #[error("{message}")]
+    Forbidden {
+        message: String,
+        required_group: Option<&'static str>,
+    },
+    #[error("{what} not found")]
+    NotFound { what: &'static str },
+    /// Bad input; `param` names the offending field.
+    #[error("{message}")]
+    Invalid {
+        message: String,
+        param: Option<&'static str>,
+    },
+    /// The request clashes with existing state.
+    #[error("{message}")]
+    Conflict {
+        code: &'static str,
+        message: String,
+        details: Option<serde_json::Value>,
+    },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ServiceError {
+    pub fn invalid(param: &'static str, message: impl Into<String>) -> Self {
+        ServiceError::Invalid {
+            message: message.into(),
+            param: Some(param),
+        }
+    }
+}
+
+pub type ServiceResult<T> = Result<T, ServiceError>;
