@@ -1,1 +1,1445 @@
+//! The production backend: MongoDB through the official driver, shared by any number of
+//! replicas. Uniqueness is a unique index; single-use consumption, job claiming and leases
+//! are one conditional `findOneAndUpdate` (or an insert that a unique index decides).
+//! Nothing relies on multi-document transactions: what SQLite does in one transaction is
+//! done here as a sequence of steps that are each atomic and safe to interleave.
+//!
+//! Document conventions, chosen so that every filter is a plain comparison that behaves the
+//! same on every server speaking the wire protocol (including the SQLite-backed nx-27017
+//! the tests use):
+//! - `_id` is our own 24-hex id, stored as a string;
+//! - every timestamp is an `i64` of milliseconds since the epoch;
+//! - absent optional fields are omitted, never stored as null, and filters that need
+//!   "absent" use a sentinel instead: `removed_at: 0` for a live account, `consumed_at: 0`
+//!   for an unused one-time record, `lease_until: 0` for a free job;
+//! - free-form JSON (account metadata, one-time and job payloads) is stored as JSON text,
+//!   so it round-trips exactly whatever its keys (`$`-prefixed or dotted keys included).
 
+use crate::*;
+use mongodb::bson::{Bson, Document, doc};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::{IndexOptions, ReturnDocument};
+use mongodb::{Collection, Cursor, Database, IndexModel};
+use std::collections::HashSet;
+
+const OWNERS: &str = "owners";
+const API_KEYS: &str = "api_keys";
+const PROFILES: &str = "profiles";
+const ACCOUNTS: &str = "accounts";
+const ONE_TIME: &str = "one_time";
+const JOBS: &str = "jobs";
+const LEASES: &str = "leases";
+const META: &str = "meta";
+
+/// The server's code for a unique-index violation.
+const DUPLICATE_KEY: i32 = 11000;
+
+/// `_id` of the lock document that serializes first-key bootstraps.
+const BOOTSTRAP_LOCK: &str = "api_key_bootstrap";
+/// How long a bootstrap lock holds if its holder dies before releasing it.
+const BOOTSTRAP_LOCK_MS: i64 = 60_000;
+
+/// How many insert-or-update rounds an account upsert tries before giving up. A round only
+/// fails when the account changes state (removed, revived, deleted) between its steps.
+const UPSERT_ROUNDS: usize = 8;
+
+pub struct MongoStore {
+    db: Database,
+}
+
+impl MongoStore {
+    /// Connects, checks the server answers, and creates the indexes (idempotently).
+    pub async fn connect(uri: &str, database: &str) -> StoreResult<Self> {
+        let client = mongodb::Client::with_uri_str(uri).await?;
+        let db = client.database(database);
+        db.run_command(doc! { "ping": 1 }).await?;
+        let store = Self { db };
+        store.create_indexes().await?;
+        Ok(store)
+    }
+
+    /// The underlying database (tests read raw documents through it).
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    fn coll(&self, name: &str) -> Collection<Document> {
+        self.db.collection(name)
+    }
+
+    async fn create_indexes(&self) -> StoreResult<()> {
+        let unique = |name: &str| {
+            IndexOptions::builder()
+                .name(name.to_owned())
+                .unique(true)
+                .build()
+        };
+        let plain = |name: &str| IndexOptions::builder().name(name.to_owned()).build();
+        // No compound key includes `_id`, though it would let the `_id` tie-breaks of our
+        // sorts come from the index: nx-27017 accepts such an index and then fails every
+        // insert into the collection ("JSON path error near '_id'").
+        let indexes = [
+            (OWNERS, doc! { "created_at": 1 }, plain("owners_created")),
+            (
+                API_KEYS,
+                doc! { "key_hash": 1 },
+                unique("api_keys_key_hash"),
+            ),
+            (
+                API_KEYS,
+                doc! { "owner_id": 1, "created_at": 1 },
+                plain("api_keys_owner"),
+            ),
+            (
+                PROFILES,
+                doc! { "owner_id": 1, "name": 1 },
+                unique("profiles_owner_name"),
+            ),
+            (
+                PROFILES,
+                doc! { "owner_id": 1, "external_id": 1 },
+                // Only profiles that have an external id take part.
+                IndexOptions::builder()
+                    .name("profiles_owner_external_id".to_owned())
+                    .unique(true)
+                    .partial_filter_expression(doc! { "external_id": { "$exists": true } })
+                    .build(),
+            ),
+            (
+                PROFILES,
+                doc! { "owner_id": 1, "is_default": -1, "created_at": 1 },
+                plain("profiles_owner_listing"),
+            ),
+            (
+                ACCOUNTS,
+                doc! { "profile_id": 1, "platform": 1, "platform_user_id": 1, "destination_id": 1 },
+                unique("accounts_identity"),
+            ),
+            (
+                ACCOUNTS,
+                doc! { "owner_id": 1, "removed_at": 1 },
+                plain("accounts_owner"),
+            ),
+            (
+                ONE_TIME,
+                doc! { "kind": 1, "key": 1 },
+                unique("one_time_key"),
+            ),
+            (JOBS, doc! { "kind": 1, "run_at": 1 }, plain("jobs_due")),
+        ];
+        for (coll, keys, options) in indexes {
+            self.coll(coll)
+                .create_index(IndexModel::builder().keys(keys).options(options).build())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// Whether `owner` owns the profile `id`.
+    async fn owns_profile(&self, owner: &OwnerId, id: &ProfileId) -> StoreResult<bool> {
+        let n = self
+            .coll(PROFILES)
+            .count_documents(doc! { "_id": id.as_str(), "owner_id": owner.as_str() })
+            .limit(1)
+            .await?;
+        Ok(n > 0)
+    }
+
+    /// Clears the default flag on the owner's profiles other than `keep`.
+    async fn clear_other_defaults(&self, owner: &OwnerId, keep: &ProfileId) -> StoreResult<()> {
+        self.coll(PROFILES)
+            .update_many(
+                doc! {
+                    "owner_id": owner.as_str(),
+                    "is_default": true,
+                    "_id": { "$ne": keep.as_str() },
+                },
+                doc! { "$set": { "is_default": false } },
+            )
+            .await?;
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Reading and writing fields.
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// A "happened at" marker that can never be mistaken for the `0` sentinel.
+fn marker(t: DateTime<Utc>) -> i64 {
+    ms(t).max(1)
+}
+
+fn corrupt(key: &str, found: Option<&Bson>) -> StoreError {
+    StoreError::Corrupt(format!("field {key}: unexpected {found:?}"))
+}
+
+fn get_str<'a>(d: &'a Document, key: &str) -> StoreResult<&'a str> {
+    match d.get(key) {
+        Some(Bson::String(s)) => Ok(s),
+        other => Err(corrupt(key, other)),
+    }
+}
+
+fn opt_str(d: &Document, key: &str) -> StoreResult<Option<String>> {
+    match d.get(key) {
+        None | Some(Bson::Null) => Ok(None),
+        Some(Bson::String(s)) => Ok(Some(s.clone())),
+        other => Err(corrupt(key, other)),
+    }
+}
+
+fn parse_str<T: std::str::FromStr>(d: &Document, key: &str) -> StoreResult<T> {
+    let s = get_str(d, key)?;
+    s.parse()
+        .map_err(|_| StoreError::Corrupt(format!("field {key}: cannot parse {s:?}")))
+}
+
+fn opt_parse<T: std::str::FromStr>(d: &Document, key: &str) -> StoreResult<Option<T>> {
+    match opt_str(d, key)? {
+        None => Ok(None),
+        Some(_) => parse_str(d, key).map(Some),
+    }
+}
+
+/// An integer, whichever BSON width the server hands back.
+fn as_int(v: &Bson) -> Option<i64> {
+    match v {
+        Bson::Int64(n) => Some(*n),
+        Bson::Int32(n) => Some(i64::from(*n)),
+        Bson::Double(f) if f.is_finite() && f.fract() == 0.0 => Some(*f as i64),
+        _ => None,
+    }
+}
+
+fn get_int(d: &Document, key: &str) -> StoreResult<i64> {
+    d.get(key)
+        .and_then(as_int)
+        .ok_or_else(|| corrupt(key, d.get(key)))
+}
+
+fn opt_int(d: &Document, key: &str) -> StoreResult<Option<i64>> {
+    match d.get(key) {
+        None | Some(Bson::Null) => Ok(None),
+        Some(_) => get_int(d, key).map(Some),
+    }
+}
+
+fn get_bool(d: &Document, key: &str) -> StoreResult<bool> {
+    match d.get(key) {
+        Some(Bson::Boolean(b)) => Ok(*b),
+        Some(v) if as_int(v).is_some() => Ok(as_int(v) != Some(0)),
+        other => Err(corrupt(key, other)),
+    }
+}
+
+fn to_time(key: &str, v: i64) -> StoreResult<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(v)
+        .ok_or_else(|| StoreError::Corrupt(format!("field {key}: timestamp {v}")))
+}
+
+fn get_time(d: &Document, key: &str) -> StoreResult<DateTime<Utc>> {
+    to_time(key, get_int(d, key)?)
+}
+
+fn opt_time(d: &Document, key: &str) -> StoreResult<Option<DateTime<Utc>>> {
+    opt_int(d, key)?.map(|v| to_time(key, v)).transpose()
+}
+
+fn get_strings(d: &Document, key: &str) -> StoreResult<Vec<String>> {
+    match d.get(key) {
+        Some(Bson::Array(items)) => items
+            .iter()
+            .map(|item| match item {
+                Bson::String(s) => Ok(s.clone()),
+                other => Err(corrupt(key, Some(other))),
+            })
+            .collect(),
+        other => Err(corrupt(key, other)),
+    }
+}
+
+fn get_json<T: serde::de::DeserializeOwned>(d: &Document, key: &str) -> StoreResult<T> {
+    serde_json::from_str(get_str(d, key)?)
+        .map_err(|e| StoreError::Corrupt(format!("field {key}: {e}")))
+}
+
+fn to_json<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_string(v).unwrap_or_else(|_| "null".into())
+}
+
+/// Sets `key` when there is a value; leaves it out otherwise (we never store nulls).
+fn put_opt(d: &mut Document, key: &str, v: Option<impl Into<Bson>>) {
+    if let Some(v) = v {
+        d.insert(key, v.into());
+    }
+}
+
+/// Routes a patched nullable field to `$set` or, when cleared, to `$unset`.
+fn set_or_unset(set: &mut Document, unset: &mut Document, key: &str, v: Option<impl Into<Bson>>) {
+    match v {
+        Some(v) => {
+            set.insert(key, v.into());
+        }
+        None => {
+            unset.insert(key, "");
+        }
+    }
+}
+
+fn update_doc(set: Document, unset: Document) -> Document {
+    let mut update = doc! { "$set": set };
+    if !unset.is_empty() {
+        update.insert("$unset", unset);
+    }
+    update
+}
+
+/// All of the conditions. An `$or` is always nested in an `$and` rather than placed beside
+/// other top-level fields: both mean the same to MongoDB, but nx-27017 translates the
+/// sibling form to SQL without parentheses (`a AND b OR c`) in findAndModify.
+fn all_of(mut conditions: Vec<Document>) -> Document {
+    if conditions.len() == 1 {
+        conditions.pop().unwrap_or_default()
+    } else {
+        doc! { "$and": conditions }
+    }
+}
+
+/// A regular expression matching `text` literally.
+fn regex_literal(text: &str) -> String {
+    /// Characters with a meaning in a PCRE (MongoDB) or Python `re` (nx-27017) pattern.
+    /// Escaping punctuation is always allowed in both; letters and digits are never escaped.
+    const SPECIAL: &str = r"\.^$|?*+()[]{}-#/";
+    let mut out = String::with_capacity(text.len() * 2);
+    for c in text.chars() {
+        if SPECIAL.contains(c) {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+async fn collect<T>(
+    mut cursor: Cursor<Document>,
+    read: impl Fn(&Document) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
+    let mut out = Vec::new();
+    while cursor.advance().await? {
+        let d: Document = cursor.deserialize_current()?;
+        out.push(read(&d)?);
+    }
+    Ok(out)
+}
+
+/// The server's message when `e` is a unique-index violation.
+fn duplicate_key(e: &mongodb::error::Error) -> Option<&str> {
+    match e.kind.as_ref() {
+        ErrorKind::Write(WriteFailure::WriteError(w)) if w.code == DUPLICATE_KEY => {
+            Some(&w.message)
+        }
+        ErrorKind::Command(c) if c.code == DUPLICATE_KEY => Some(&c.message),
+        _ => None,
+    }
+}
+
+/// Maps a unique-index violation to a conflict naming the field.
+fn unique_violation(
+    e: mongodb::error::Error,
+    field_of: impl Fn(&str) -> &'static str,
+) -> StoreError {
+    match duplicate_key(&e) {
+        Some(msg) => StoreError::Conflict {
+            field: field_of(msg),
+            existing_id: None,
+        },
+        None => e.into(),
+    }
+}
+
+/// Which profile index a duplicate-key message names. MongoDB says
+/// `E11000 … index: profiles_owner_external_id dup key: { … }`, nx-27017 says
+/// `UNIQUE constraint failed: index 'idx_profiles_owner_id_external_id'`; only the part
+/// before the duplicated values is looked at, so a name that contains the text does not
+/// confuse it.
+fn profile_conflict_field(msg: &str) -> &'static str {
+    let index = msg.split("dup key").next().unwrap_or(msg);
+    if index.contains("external_id") {
+        "externalId"
+    } else {
+        "name"
+    }
+}
+
+fn account_conflict(e: mongodb::error::Error) -> StoreError {
+    unique_violation(e, |_| "account")
+}
+
+// ---------------------------------------------------------------------------------------
+// Documents.
+
+fn owner_doc(o: &Owner) -> Document {
+    let mut d = doc! {
+        "_id": o.id.as_str(),
+        "name": o.name.as_str(),
+        "created_at": ms(o.created_at),
+    };
+    put_opt(&mut d, "email", o.email.clone());
+    d
+}
+
+fn owner_from(d: &Document) -> StoreResult<Owner> {
+    Ok(Owner {
+        id: parse_str(d, "_id")?,
+        name: get_str(d, "name")?.to_owned(),
+        email: opt_str(d, "email")?,
+        created_at: get_time(d, "created_at")?,
+    })
+}
+
+fn key_doc(k: &ApiKeyRecord) -> Document {
+    let mut d = doc! {
+        "_id": k.id.as_str(),
+        "owner_id": k.owner_id.as_str(),
+        "name": k.name.as_str(),
+        "key_hash": k.key_hash.as_str(),
+        "preview": k.preview.as_str(),
+        "permission": k.permission.as_str(),
+        "disabled_groups": k.disabled_resource_groups.clone(),
+        "created_at": ms(k.created_at),
+    };
+    put_opt(
+        &mut d,
+        "profile_ids",
+        k.profile_ids
+            .as_ref()
+            .map(|ids| ids.iter().map(|i| i.to_string()).collect::<Vec<_>>()),
+    );
+    put_opt(&mut d, "expires_at", k.expires_at.map(ms));
+    d
+}
+
+fn key_from(d: &Document) -> StoreResult<ApiKeyRecord> {
+    let permission = get_str(d, "permission")?;
+    let profile_ids = match d.get("profile_ids") {
+        None | Some(Bson::Null) => None,
+        Some(_) => Some(
+            get_strings(d, "profile_ids")?
+                .iter()
+                .map(|s| {
+                    s.parse()
+                        .map_err(|_| StoreError::Corrupt(format!("profile id {s:?}")))
+                })
+                .collect::<StoreResult<Vec<ProfileId>>>()?,
+        ),
+    };
+    Ok(ApiKeyRecord {
+        id: parse_str(d, "_id")?,
+        owner_id: parse_str(d, "owner_id")?,
+        name: get_str(d, "name")?.to_owned(),
+        key_hash: get_str(d, "key_hash")?.to_owned(),
+        preview: get_str(d, "preview")?.to_owned(),
+        profile_ids,
+        permission: serde_json::from_value(serde_json::Value::String(permission.to_owned()))
+            .map_err(|_| StoreError::Corrupt(format!("permission {permission:?}")))?,
+        disabled_resource_groups: get_strings(d, "disabled_groups")?,
+        expires_at: opt_time(d, "expires_at")?,
+        created_at: get_time(d, "created_at")?,
+    })
+}
+
+fn profile_doc(p: &Profile) -> Document {
+    let mut d = doc! {
+        "_id": p.id.as_str(),
+        "owner_id": p.owner_id.as_str(),
+        "name": p.name.as_str(),
+        "is_default": p.is_default,
+        "created_at": ms(p.created_at),
+        "updated_at": ms(p.updated_at),
+    };
+    put_opt(&mut d, "description", p.description.clone());
+    put_opt(&mut d, "color", p.color.clone());
+    put_opt(&mut d, "timezone", p.timezone.clone());
+    put_opt(&mut d, "external_id", p.external_id.clone());
+    d
+}
+
+fn profile_from(d: &Document) -> StoreResult<Profile> {
+    Ok(Profile {
+        id: parse_str(d, "_id")?,
+        owner_id: parse_str(d, "owner_id")?,
+        name: get_str(d, "name")?.to_owned(),
+        description: opt_str(d, "description")?,
+        color: opt_str(d, "color")?,
+        timezone: opt_str(d, "timezone")?,
+        external_id: opt_str(d, "external_id")?,
+        is_default: get_bool(d, "is_default")?,
+        created_at: get_time(d, "created_at")?,
+        updated_at: get_time(d, "updated_at")?,
+    })
+}
+
+/// What a connect writes into an account, new or existing: the fields to set and the
+/// nullable ones to clear. `username_lc` is the sort key for username order (SQLite sorts
+/// by `lower(username)`; MongoDB has no expression sort on a plain find).
+fn account_changes(a: &AccountUpsert, now: DateTime<Utc>) -> (Document, Document) {
+    let mut set = doc! {
+        "username_lc": a.username.as_deref().unwrap_or_default().to_lowercase(),
+        "needs_reconnection": false,
+        "enabled": a.enabled,
+        "metadata": to_json(&a.metadata),
+        "scopes": a.scopes.clone(),
+        "updated_at": ms(now),
+        "removed_at": 0_i64,
+    };
+    let mut unset = Document::new();
+    let (s, u) = (&mut set, &mut unset);
+    set_or_unset(s, u, "username", a.username.clone());
+    set_or_unset(s, u, "display_name", a.display_name.clone());
+    set_or_unset(s, u, "profile_picture", a.profile_picture.clone());
+    set_or_unset(s, u, "profile_url", a.profile_url.clone());
+    set_or_unset(
+        s,
+        u,
+        "parent_account_id",
+        a.parent_account_id.as_ref().map(|p| p.to_string()),
+    );
+    set_or_unset(
+        s,
+        u,
+        "tokens",
+        a.tokens.as_ref().map(|t| t.as_stored().to_owned()),
+    );
+    set_or_unset(s, u, "token_expires_at", a.token_expires_at.map(ms));
+    // A connect that did not read the follower count keeps the last known one.
+    if let Some(n) = a.followers_count {
+        set.insert("followers_count", n);
+        set.insert("followers_last_updated", ms(now));
+    }
+    (set, unset)
+}
+
+fn account_identity(
+    profile: &str,
+    platform: &str,
+    platform_user_id: &str,
+    destination_id: &str,
+) -> Document {
+    doc! {
+        "profile_id": profile,
+        "platform": platform,
+        "platform_user_id": platform_user_id,
+        "destination_id": destination_id,
+    }
+}
+
+fn account_from(d: &Document) -> StoreResult<Account> {
+    Ok(Account {
+        id: parse_str(d, "_id")?,
+        owner_id: parse_str(d, "owner_id")?,
+        profile_id: parse_str(d, "profile_id")?,
+        platform: parse_str(d, "platform")?,
+        platform_user_id: get_str(d, "platform_user_id")?.to_owned(),
+        destination_id: get_str(d, "destination_id")?.to_owned(),
+        username: opt_str(d, "username")?,
+        display_name: opt_str(d, "display_name")?,
+        profile_picture: opt_str(d, "profile_picture")?,
+        profile_url: opt_str(d, "profile_url")?,
+        is_active: get_bool(d, "is_active")?,
+        needs_reconnection: get_bool(d, "needs_reconnection")?,
+        enabled: get_bool(d, "enabled")?,
+        followers_count: opt_int(d, "followers_count")?,
+        followers_last_updated: opt_time(d, "followers_last_updated")?,
+        parent_account_id: opt_parse(d, "parent_account_id")?,
+        metadata: get_json(d, "metadata")?,
+        tokens: opt_str(d, "tokens")?.map(Sealed::from_stored),
+        token_expires_at: opt_time(d, "token_expires_at")?,
+        scopes: get_strings(d, "scopes")?,
+        created_at: get_time(d, "created_at")?,
+        updated_at: get_time(d, "updated_at")?,
+    })
+}
+
+/// The filter (without paging conditions) for an account query.
+fn account_filter(owner: &OwnerId, q: &AccountQuery) -> Vec<Document> {
+    let mut base = doc! { "owner_id": owner.as_str(), "removed_at": 0_i64 };
+    if let Some(ids) = &q.profile_ids {
+        let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+        base.insert("profile_id", doc! { "$in": ids });
+    }
+    if let Some(ps) = &q.platforms {
+        let ps: Vec<String> = ps.iter().map(|p| p.as_str().to_owned()).collect();
+        base.insert("platform", doc! { "$in": ps });
+    }
+    match q.status {
+        Some(AccountStatus::Connected) => {
+            base.insert("needs_reconnection", false);
+        }
+        Some(AccountStatus::Disconnected) => {
+            base.insert("needs_reconnection", true);
+        }
+        None => {}
+    }
+    if q.exclude_hidden {
+        base.insert("enabled", true);
+    }
+    let mut conditions = vec![base];
+    if let Some(s) = &q.search {
+        let re = doc! { "$regex": regex_literal(s), "$options": "i" };
+        conditions.push(doc! { "$or": [
+            { "username": re.clone() },
+            { "display_name": re.clone() },
+            { "platform_user_id": re },
+            { "_id": s.to_lowercase() },
+        ] });
+    }
+    conditions
+}
+
+fn sort_field(sort: AccountSort) -> &'static str {
+    match sort {
+        AccountSort::Id => "_id",
+        AccountSort::Username => "username_lc",
+        AccountSort::Platform => "platform",
+        AccountSort::Profile => "profile_id",
+        AccountSort::Status => "needs_reconnection",
+        AccountSort::Connected => "created_at",
+    }
+}
+
+fn one_time_from(d: &Document) -> StoreResult<OneTimeRecord> {
+    Ok(OneTimeRecord {
+        kind: get_str(d, "kind")?.to_owned(),
+        key: get_str(d, "key")?.to_owned(),
+        owner_id: opt_parse(d, "owner_id")?,
+        payload: get_json(d, "payload")?,
+        expires_at: get_time(d, "expires_at")?,
+        created_at: get_time(d, "created_at")?,
+    })
+}
+
+fn job_from(d: &Document) -> StoreResult<Job> {
+    let attempts = get_int(d, "attempts")?;
+    let lease_until = get_int(d, "lease_until")?;
+    Ok(Job {
+        id: get_str(d, "_id")?.to_owned(),
+        kind: get_str(d, "kind")?.to_owned(),
+        payload: get_json(d, "payload")?,
+        run_at: get_time(d, "run_at")?,
+        attempts: u32::try_from(attempts)
+            .map_err(|_| StoreError::Corrupt(format!("attempts {attempts}")))?,
+        lease_holder: opt_str(d, "lease_holder")?,
+        lease_until: match lease_until {
+            0 => None,
+            v => Some(to_time("lease_until", v)?),
+        },
+    })
+}
+
+fn count(n: u64) -> bool {
+    n > 0
+}
+
+// ---------------------------------------------------------------------------------------
+// The traits.
+
+#[async_trait]
+impl OwnerStore for MongoStore {
+    async fn insert_owner(&self, owner: &Owner) -> StoreResult<()> {
+        self.coll(OWNERS)
+            .insert_one(owner_doc(owner))
+            .await
+            .map_err(|e| unique_violation(e, |_| "id"))?;
+        Ok(())
+    }
+
+    async fn get_owner(&self, id: &OwnerId) -> StoreResult<Option<Owner>> {
+        self.coll(OWNERS)
+            .find_one(doc! { "_id": id.as_str() })
+            .await?
+            .as_ref()
+            .map(owner_from)
+            .transpose()
+    }
+
+    async fn first_owner(&self) -> StoreResult<Option<Owner>> {
+        self.coll(OWNERS)
+            .find_one(doc! {})
+            .sort(doc! { "created_at": 1, "_id": 1 })
+            .await?
+            .as_ref()
+            .map(owner_from)
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl ApiKeyStore for MongoStore {
+    async fn insert_api_key(&self, key: &ApiKeyRecord) -> StoreResult<()> {
+        self.coll(API_KEYS)
+            .insert_one(key_doc(key))
+            .await
+            .map_err(|e| unique_violation(e, |_| "key"))?;
+        Ok(())
+    }
+
+    async fn insert_first_api_key(&self, key: &ApiKeyRecord) -> StoreResult<bool> {
+        // Without a transaction, "insert only into an empty collection" needs a lock: a
+        // lock document with a fixed `_id` in `meta`, which only one bootstrap can insert.
+        // Whoever holds it checks again that there is no key, inserts, and releases it, so
+        // bootstraps are serialized and a later one sees the earlier one's key. The lock
+        // expires (on the caller's clock, through the key's `created_at`) in case its holder
+        // dies in between.
+        let keys = self.coll(API_KEYS);
+        if count(keys.count_documents(doc! {}).limit(1).await?) {
+            return Ok(false);
+        }
+        let meta = self.coll(META);
+        let at = ms(key.created_at);
+        meta.delete_one(doc! { "_id": BOOTSTRAP_LOCK, "until": { "$lte": at } })
+            .await?;
+        let lock = doc! {
+            "_id": BOOTSTRAP_LOCK,
+            "key_id": key.id.as_str(),
+            "until": at.saturating_add(BOOTSTRAP_LOCK_MS),
+        };
+        match meta.insert_one(lock).await {
+            Ok(_) => {}
+            Err(e) if duplicate_key(&e).is_some() => return Ok(false),
+            Err(e) => return Err(e.into()),
+        }
+        let outcome = async {
+            if count(keys.count_documents(doc! {}).limit(1).await?) {
+                return Ok(false);
+            }
+            self.insert_api_key(key).await?;
+            Ok(true)
+        }
+        .await;
+        let released = meta
+            .delete_one(doc! { "_id": BOOTSTRAP_LOCK, "key_id": key.id.as_str() })
+            .await;
+        if let Err(e) = released {
+            tracing::warn!(error = %e, "could not release the API key bootstrap lock; it expires by itself");
+        }
+        outcome
+    }
+
+    async fn find_api_key_by_hash(&self, key_hash: &str) -> StoreResult<Option<ApiKeyRecord>> {
+        self.coll(API_KEYS)
+            .find_one(doc! { "key_hash": key_hash })
+            .await?
+            .as_ref()
+            .map(key_from)
+            .transpose()
+    }
+
+    async fn list_api_keys(&self, owner: &OwnerId) -> StoreResult<Vec<ApiKeyRecord>> {
+        let cursor = self
+            .coll(API_KEYS)
+            .find(doc! { "owner_id": owner.as_str() })
+            .sort(doc! { "created_at": 1, "_id": 1 })
+            .await?;
+        collect(cursor, key_from).await
+    }
+
+    async fn delete_api_key(&self, owner: &OwnerId, id: &ApiKeyId) -> StoreResult<bool> {
+        let r = self
+            .coll(API_KEYS)
+            .delete_one(doc! { "_id": id.as_str(), "owner_id": owner.as_str() })
+            .await?;
+        Ok(count(r.deleted_count))
+    }
+
+    async fn count_api_keys(&self) -> StoreResult<u64> {
+        Ok(self.coll(API_KEYS).count_documents(doc! {}).await?)
+    }
+}
+
+#[async_trait]
+impl ProfileStore for MongoStore {
+    async fn insert_profile(&self, profile: &Profile) -> StoreResult<()> {
+        // Insert first, then clear the other defaults: a conflicting insert changes nothing.
+        // Two default profiles inserted at the same instant may both end up cleared or both
+        // set; SQLite's transaction rules that out, a single-document store cannot.
+        self.coll(PROFILES)
+            .insert_one(profile_doc(profile))
+            .await
+            .map_err(|e| unique_violation(e, profile_conflict_field))?;
+        if profile.is_default {
+            self.clear_other_defaults(&profile.owner_id, &profile.id)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn get_profile(&self, owner: &OwnerId, id: &ProfileId) -> StoreResult<Option<Profile>> {
+        self.coll(PROFILES)
+            .find_one(doc! { "_id": id.as_str(), "owner_id": owner.as_str() })
+            .await?
+            .as_ref()
+            .map(profile_from)
+            .transpose()
+    }
+
+    async fn list_profiles(
+        &self,
+        owner: &OwnerId,
+        filter: &ProfileFilter,
+        skip: u64,
+        limit: Option<u64>,
+    ) -> StoreResult<(Vec<Profile>, u64)> {
+        let mut f = doc! { "owner_id": owner.as_str() };
+        if let Some(name) = &filter.name {
+            f.insert("name", name.as_str());
+        }
+        if let Some(ext) = &filter.external_id {
+            f.insert("external_id", ext.as_str());
+        }
+        if let Some(only) = &filter.only {
+            let ids: Vec<String> = only.iter().map(|i| i.to_string()).collect();
+            f.insert("_id", doc! { "$in": ids });
+        }
+        let coll = self.coll(PROFILES);
+        let total = coll.count_documents(f.clone()).await?;
+        // MongoDB reads a limit of 0 as "no limit".
+        if limit == Some(0) {
+            return Ok((Vec::new(), total));
+        }
+        let mut find = coll
+            .find(f)
+            .sort(doc! { "is_default": -1, "created_at": 1, "_id": 1 })
+            .skip(skip);
+        if let Some(l) = limit {
+            find = find.limit(i64::try_from(l).unwrap_or(i64::MAX));
+        }
+        let profiles = collect(find.await?, profile_from).await?;
+        Ok((profiles, total))
+    }
+
+    async fn update_profile(
+        &self,
+        owner: &OwnerId,
+        id: &ProfileId,
+        patch: &ProfilePatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Profile>> {
+        let filter = doc! { "_id": id.as_str(), "owner_id": owner.as_str() };
+        let mut set = doc! { "updated_at": ms(now) };
+        let mut unset = Document::new();
+        if let Some(v) = &patch.name {
+            set.insert("name", v.as_str());
+        }
+        if let Some(v) = &patch.description {
+            set_or_unset(&mut set, &mut unset, "description", v.clone());
+        }
+        if let Some(v) = &patch.color {
+            set.insert("color", v.as_str());
+        }
+        if let Some(v) = &patch.timezone {
+            set_or_unset(&mut set, &mut unset, "timezone", v.clone());
+        }
+        if let Some(v) = &patch.external_id {
+            set_or_unset(&mut set, &mut unset, "external_id", v.clone());
+        }
+        if let Some(v) = patch.is_default {
+            set.insert("is_default", v);
+        }
+        let coll = self.coll(PROFILES);
+        // update_one, not findOneAndUpdate: the update can hit a unique index, and
+        // nx-27017 answers a findAndModify that fails that way with "no document" instead
+        // of the duplicate-key error.
+        let r = coll
+            .update_one(filter.clone(), update_doc(set, unset))
+            .await
+            .map_err(|e| unique_violation(e, profile_conflict_field))?;
+        if r.matched_count == 0 {
+            return Ok(None);
+        }
+        if patch.is_default == Some(true) {
+            self.clear_other_defaults(owner, id).await?;
+        }
+        coll.find_one(filter)
+            .await?
+            .as_ref()
+            .map(profile_from)
+            .transpose()
+    }
+
+    async fn delete_profile(&self, owner: &OwnerId, id: &ProfileId) -> StoreResult<bool> {
+        let r = self
+            .coll(PROFILES)
+            .delete_one(doc! { "_id": id.as_str(), "owner_id": owner.as_str() })
+            .await?;
+        Ok(count(r.deleted_count))
+    }
+}
+
+#[async_trait]
+impl AccountStore for MongoStore {
+    async fn upsert_account(
+        &self,
+        account: &AccountUpsert,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Account> {
+        let a = account;
+        // The profile must belong to the same owner; ids are global, so check it here
+        // rather than trust the caller.
+        if !self.owns_profile(&a.owner_id, &a.profile_id).await? {
+            return Err(StoreError::Conflict {
+                field: "profileId",
+                existing_id: None,
+            });
+        }
+        let accounts = self.coll(ACCOUNTS);
+        let identity = account_identity(
+            a.profile_id.as_str(),
+            a.platform.as_str(),
+            &a.platform_user_id,
+            &a.destination_id,
+        );
+        let (set, unset) = account_changes(a, now);
+        // Insert, and let the unique identity index decide whether the account exists; if
+        // it does, update it in place. Each step is atomic on its own, so concurrent
+        // connects of one identity leave exactly one account. (An upsert with
+        // `$setOnInsert: {_id}` would be one step on MongoDB, but nx-27017 ignores a
+        // `_id` given that way and invents an ObjectId.)
+        for _ in 0..UPSERT_ROUNDS {
+            let mut fresh = identity.clone();
+            fresh.insert("_id", AccountId::generate(now.timestamp()).as_str());
+            fresh.insert("owner_id", a.owner_id.as_str());
+            fresh.insert("is_active", true);
+            fresh.insert("created_at", ms(now));
+            fresh.extend(set.clone());
+            match accounts.insert_one(&fresh).await {
+                Ok(_) => return account_from(&fresh),
+                Err(e) if duplicate_key(&e).is_none() => return Err(e.into()),
+                Err(_) => {}
+            }
+            // A disconnected account comes back active…
+            let mut revive = identity.clone();
+            revive.insert("removed_at", doc! { "$gt": 0_i64 });
+            let mut revive_set = set.clone();
+            revive_set.insert("is_active", true);
+            if let Some(d) = accounts
+                .find_one_and_update(revive, update_doc(revive_set, unset.clone()))
+                .return_document(ReturnDocument::After)
+                .await?
+            {
+                return account_from(&d);
+            }
+            // …a live one keeps its is_active.
+            let mut live = identity.clone();
+            live.insert("removed_at", 0_i64);
+            if let Some(d) = accounts
+                .find_one_and_update(live, update_doc(set.clone(), unset.clone()))
+                .return_document(ReturnDocument::After)
+                .await?
+            {
+                return account_from(&d);
+            }
+            // It changed state between the steps (or the id collided); go round again.
+        }
+        Err(StoreError::Backend(
+            "account upsert kept racing with concurrent changes".into(),
+        ))
+    }
+
+    async fn get_account(&self, owner: &OwnerId, id: &AccountId) -> StoreResult<Option<Account>> {
+        self.coll(ACCOUNTS)
+            .find_one(doc! { "_id": id.as_str(), "owner_id": owner.as_str(), "removed_at": 0_i64 })
+            .await?
+            .as_ref()
+            .map(account_from)
+            .transpose()
+    }
+
+    async fn list_accounts(
+        &self,
+        owner: &OwnerId,
+        query: &AccountQuery,
+    ) -> StoreResult<AccountPage> {
+        let coll = self.coll(ACCOUNTS);
+        let conditions = account_filter(owner, query);
+        let total = coll.count_documents(all_of(conditions.clone())).await?;
+        let dir = match query.order {
+            Order::Asc => 1,
+            Order::Desc => -1,
+        };
+        let field = sort_field(query.sort);
+        let mut sort = Document::new();
+        sort.insert(field, dir);
+        if field != "_id" {
+            sort.insert("_id", 1);
+        }
+        let accounts = match &query.page {
+            PageRequest::All => {
+                let cursor = coll.find(all_of(conditions)).sort(sort).await?;
+                collect(cursor, account_from).await?
+            }
+            // MongoDB reads a limit of 0 as "no limit".
+            PageRequest::Offset { limit: 0, .. } => Vec::new(),
+            PageRequest::Offset { skip, limit } => {
+                let cursor = coll
+                    .find(all_of(conditions))
+                    .sort(sort)
+                    .skip(*skip)
+                    .limit(i64::try_from(*limit).unwrap_or(i64::MAX))
+                    .await?;
+                collect(cursor, account_from).await?
+            }
+            PageRequest::Cursor { after, limit } => {
+                let mut conditions = conditions;
+                if let Some(after) = after {
+                    conditions.push(doc! { "_id": { "$gt": after.as_str() } });
+                }
+                // One extra document tells whether there is a next page.
+                let fetch = i64::try_from(*limit).unwrap_or(i64::MAX).saturating_add(1);
+                let cursor = coll
+                    .find(all_of(conditions))
+                    .sort(doc! { "_id": 1 })
+                    .limit(fetch)
+                    .await?;
+                collect(cursor, account_from).await?
+            }
+        };
+        let mut accounts = accounts;
+        let mut next_cursor = None;
+        if let PageRequest::Cursor { limit, .. } = query.page
+            && accounts.len() as u64 > limit
+        {
+            accounts.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            next_cursor = accounts.last().map(|a| a.id.clone());
+        }
+        Ok(AccountPage {
+            accounts,
+            total,
+            next_cursor,
+        })
+    }
+
+    async fn count_accounts_by_profile(
+        &self,
+        owner: &OwnerId,
+    ) -> StoreResult<Vec<(ProfileId, u64)>> {
+        let cursor = self
+            .coll(ACCOUNTS)
+            .aggregate([
+                doc! { "$match": { "owner_id": owner.as_str(), "removed_at": 0_i64 } },
+                doc! { "$group": { "_id": "$profile_id", "n": { "$sum": 1 } } },
+            ])
+            .await?;
+        let mut counts = collect(cursor, |d| {
+            let n = get_int(d, "n")?;
+            Ok((
+                parse_str::<ProfileId>(d, "_id")?,
+                u64::try_from(n).unwrap_or(0),
+            ))
+        })
+        .await?;
+        counts.sort();
+        Ok(counts)
+    }
+
+    async fn update_account(
+        &self,
+        owner: &OwnerId,
+        id: &AccountId,
+        patch: &AccountPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>> {
+        let mut set = doc! { "updated_at": ms(now) };
+        if let Some(u) = &patch.username {
+            set.insert("username", u.as_str());
+            set.insert("username_lc", u.to_lowercase());
+        }
+        if let Some(d) = &patch.display_name {
+            set.insert("display_name", d.as_str());
+        }
+        if let Some(b) = patch.is_active {
+            set.insert("is_active", b);
+        }
+        self.coll(ACCOUNTS)
+            .find_one_and_update(
+                doc! { "_id": id.as_str(), "owner_id": owner.as_str(), "removed_at": 0_i64 },
+                doc! { "$set": set },
+            )
+            .return_document(ReturnDocument::After)
+            .await?
+            .as_ref()
+            .map(account_from)
+            .transpose()
+    }
+
+    async fn move_account(
+        &self,
+        owner: &OwnerId,
+        id: &AccountId,
+        to: &ProfileId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>> {
+        if !self.owns_profile(owner, to).await? {
+            return Ok(None);
+        }
+        let coll = self.coll(ACCOUNTS);
+        let filter = doc! { "_id": id.as_str(), "owner_id": owner.as_str(), "removed_at": 0_i64 };
+        let Some(current) = coll.find_one(filter.clone()).await? else {
+            return Ok(None);
+        };
+        let acc = account_from(&current)?;
+        // A tombstone of the same identity in the target must not block the move; a live
+        // account there must (the unique index refuses the update below).
+        let mut tombstones = account_identity(
+            to.as_str(),
+            acc.platform.as_str(),
+            &acc.platform_user_id,
+            &acc.destination_id,
+        );
+        tombstones.insert("removed_at", doc! { "$gt": 0_i64 });
+        coll.delete_many(tombstones).await?;
+        // update_one rather than findOneAndUpdate, for the duplicate-key error (see
+        // update_profile).
+        let r = coll
+            .update_one(
+                filter.clone(),
+                doc! { "$set": { "profile_id": to.as_str(), "updated_at": ms(now) } },
+            )
+            .await
+            .map_err(account_conflict)?;
+        if r.matched_count == 0 {
+            return Ok(None);
+        }
+        coll.find_one(filter)
+            .await?
+            .as_ref()
+            .map(account_from)
+            .transpose()
+    }
+
+    async fn move_profile_accounts(
+        &self,
+        owner: &OwnerId,
+        from: &ProfileId,
+        to: &ProfileId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        if !self.owns_profile(owner, to).await? {
+            return Ok(0);
+        }
+        let coll = self.coll(ACCOUNTS);
+        let moving_filter =
+            doc! { "owner_id": owner.as_str(), "profile_id": from.as_str(), "removed_at": 0_i64 };
+        let moving = collect(coll.find(moving_filter.clone()).await?, account_from).await?;
+        if moving.is_empty() {
+            return Ok(0);
+        }
+        // Look at what the target holds for these identities first, so that a live clash
+        // refuses the whole move before anything changes (SQLite rolls back instead), and
+        // tombstones that would collide are dropped.
+        let moving_ids: HashSet<&str> = moving.iter().map(|a| a.id.as_str()).collect();
+        let identities: HashSet<(&str, &str, &str)> = moving
+            .iter()
+            .map(|a| {
+                (
+                    a.platform.as_str(),
+                    a.platform_user_id.as_str(),
+                    a.destination_id.as_str(),
+                )
+            })
+            .collect();
+        let uids: Vec<&str> = identities.iter().map(|(_, uid, _)| *uid).collect();
+        let in_target = coll
+            .find(doc! { "profile_id": to.as_str(), "platform_user_id": { "$in": uids } })
+            .await?;
+        let mut tombstones = Vec::new();
+        for d in collect(in_target, |d| Ok(d.clone())).await? {
+            let id = get_str(&d, "_id")?;
+            let key = (
+                get_str(&d, "platform")?,
+                get_str(&d, "platform_user_id")?,
+                get_str(&d, "destination_id")?,
+            );
+            if moving_ids.contains(id) || !identities.contains(&key) {
+                continue;
+            }
+            if get_int(&d, "removed_at")? == 0 {
+                return Err(StoreError::Conflict {
+                    field: "account",
+                    existing_id: Some(id.to_owned()),
+                });
+            }
+            tombstones.push(id.to_owned());
+        }
+        if !tombstones.is_empty() {
+            coll.delete_many(doc! { "_id": { "$in": tombstones }, "removed_at": { "$gt": 0_i64 } })
+                .await?;
+        }
+        let r = coll
+            .update_many(
+                moving_filter,
+                doc! { "$set": { "profile_id": to.as_str(), "updated_at": ms(now) } },
+            )
+            .await
+            .map_err(account_conflict)?;
+        Ok(r.matched_count)
+    }
+
+    async fn remove_account(
+        &self,
+        owner: &OwnerId,
+        id: &AccountId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>> {
+        self.coll(ACCOUNTS)
+            .find_one_and_update(
+                doc! { "_id": id.as_str(), "owner_id": owner.as_str(), "removed_at": 0_i64 },
+                doc! {
+                    "$set": { "removed_at": marker(now), "updated_at": ms(now) },
+                    "$unset": { "tokens": "", "token_expires_at": "" },
+                },
+            )
+            .return_document(ReturnDocument::After)
+            .await?
+            .as_ref()
+            .map(account_from)
+            .transpose()
+    }
+
+    async fn accounts_with_tokens(&self) -> StoreResult<Vec<Account>> {
+        let cursor = self
+            .coll(ACCOUNTS)
+            .find(doc! { "tokens": { "$exists": true } })
+            .sort(doc! { "_id": 1 })
+            .await?;
+        collect(cursor, account_from).await
+    }
+
+    async fn replace_tokens(
+        &self,
+        id: &AccountId,
+        expected: &Sealed,
+        new: &Sealed,
+    ) -> StoreResult<bool> {
+        let r = self
+            .coll(ACCOUNTS)
+            .update_one(
+                doc! { "_id": id.as_str(), "tokens": expected.as_stored() },
+                doc! { "$set": { "tokens": new.as_stored() } },
+            )
+            .await?;
+        Ok(count(r.matched_count))
+    }
+}
+
+#[async_trait]
+impl OneTimeStore for MongoStore {
+    async fn put_one_time(&self, record: &OneTimeRecord) -> StoreResult<()> {
+        let r = record;
+        let mut d = doc! {
+            "_id": plugboard_core::new_object_id(r.created_at.timestamp()),
+            "kind": r.kind.as_str(),
+            "key": r.key.as_str(),
+            "payload": to_json(&r.payload),
+            "expires_at": ms(r.expires_at),
+            "created_at": ms(r.created_at),
+            "consumed_at": 0_i64,
+        };
+        put_opt(
+            &mut d,
+            "owner_id",
+            r.owner_id.as_ref().map(|o| o.to_string()),
+        );
+        self.coll(ONE_TIME)
+            .insert_one(d)
+            .await
+            .map_err(|e| unique_violation(e, |_| "key"))?;
+        Ok(())
+    }
+
+    async fn consume_one_time(
+        &self,
+        kind: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<OneTimeRecord>> {
+        self.coll(ONE_TIME)
+            .find_one_and_update(
+                doc! {
+                    "kind": kind,
+                    "key": key,
+                    "consumed_at": 0_i64,
+                    "expires_at": { "$gt": ms(now) },
+                },
+                doc! { "$set": { "consumed_at": marker(now) } },
+            )
+            .await?
+            .as_ref()
+            .map(one_time_from)
+            .transpose()
+    }
+}
+
+#[async_trait]
+impl JobStore for MongoStore {
+    async fn enqueue_job(
+        &self,
+        kind: &str,
+        payload: &serde_json::Value,
+        run_at: DateTime<Utc>,
+    ) -> StoreResult<String> {
+        let id = plugboard_core::new_object_id(run_at.timestamp());
+        self.coll(JOBS)
+            .insert_one(doc! {
+                "_id": id.as_str(),
+                "kind": kind,
+                "payload": to_json(payload),
+                "run_at": ms(run_at),
+                "attempts": 0_i64,
+                "lease_until": 0_i64,
+            })
+            .await?;
+        Ok(id)
+    }
+
+    async fn claim_job(
+        &self,
+        kind: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+    ) -> StoreResult<Option<Job>> {
+        let now_ms = ms(now);
+        self.coll(JOBS)
+            .find_one_and_update(
+                doc! {
+                    "kind": kind,
+                    "run_at": { "$lte": now_ms },
+                    "lease_until": { "$lte": now_ms },
+                },
+                doc! {
+                    "$set": { "lease_holder": holder, "lease_until": marker(now + lease) },
+                    "$inc": { "attempts": 1_i64 },
+                },
+            )
+            .sort(doc! { "run_at": 1, "_id": 1 })
+            .return_document(ReturnDocument::After)
+            .await?
+            .as_ref()
+            .map(job_from)
+            .transpose()
+    }
+
+    async fn complete_job(&self, id: &str, holder: &str) -> StoreResult<bool> {
+        let r = self
+            .coll(JOBS)
+            .delete_one(doc! { "_id": id, "lease_holder": holder })
+            .await?;
+        Ok(count(r.deleted_count))
+    }
+
+    async fn retry_job(&self, id: &str, holder: &str, run_at: DateTime<Utc>) -> StoreResult<bool> {
+        let r = self
+            .coll(JOBS)
+            .update_one(
+                doc! { "_id": id, "lease_holder": holder },
+                doc! {
+                    "$set": { "run_at": ms(run_at), "lease_until": 0_i64 },
+                    "$unset": { "lease_holder": "" },
+                },
+            )
+            .await?;
+        Ok(count(r.matched_count))
+    }
+}
+
+#[async_trait]
+impl LeaseStore for MongoStore {
+    async fn acquire_lease(
+        &self,
+        name: &str,
+        holder: &str,
+        now: DateTime<Utc>,
+        ttl: chrono::Duration,
+    ) -> StoreResult<bool> {
+        let leases = self.coll(LEASES);
+        let until = ms(now + ttl);
+        // Renew our own lease or take over an expired one…
+        let taken = leases
+            .find_one_and_update(
+                all_of(vec![
+                    doc! { "_id": name },
+                    doc! { "$or": [ { "holder": holder }, { "until": { "$lte": ms(now) } } ] },
+                ]),
+                doc! { "$set": { "holder": holder, "until": until } },
+            )
+            .await?;
+        if taken.is_some() {
+            return Ok(true);
+        }
+        // …or create it; if it exists, someone else holds it.
+        match leases
+            .insert_one(doc! { "_id": name, "holder": holder, "until": until })
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(e) if duplicate_key(&e).is_some() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
+        self.coll(LEASES)
+            .delete_one(doc! { "_id": name, "holder": holder })
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for MongoStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.db.run_command(doc! { "ping": 1 }).await?;
+        Ok(())
+    }
+
+    fn backend_name(&self) -> &'static str {
+        "mongodb"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn regex_literals_escape_metacharacters() {
+        assert_eq!(regex_literal("a.b*c_d%"), "a\\.b\\*c_d%");
+        assert_eq!(regex_literal("(x|y)^$"), "\\(x\\|y\\)\\^\\$");
+    }
+
+    #[test]
+    fn profile_conflicts_name_the_index_not_the_value() {
+        assert_eq!(
+            profile_conflict_field(
+                "E11000 duplicate key error collection: db.profiles index: profiles_owner_external_id dup key: { owner_id: \"x\", external_id: \"e\" }"
+            ),
+            "externalId"
+        );
+        assert_eq!(
+            profile_conflict_field(
+                "E11000 duplicate key error collection: db.profiles index: profiles_owner_name dup key: { owner_id: \"x\", name: \"external_id\" }"
+            ),
+            "name"
+        );
+        assert_eq!(
+            profile_conflict_field(
+                "UNIQUE constraint failed: index 'idx_profiles_owner_id_external_id'"
+            ),
+            "externalId"
+        );
+    }
+}
