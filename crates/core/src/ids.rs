@@ -1,11 +1,14 @@
 //! Entity ids. Zernio's ids are MongoDB ObjectId-style 24-hex strings, and clients validate
-//! them as such, so ours are too: 4 bytes of seconds then 8 random bytes, which also makes
-//! them sort roughly by creation time (cursor pagination orders by id).
+//! them as such, so ours are too, laid out like an ObjectId: 4 bytes of seconds, 5 random
+//! bytes fixed per process, and a 3-byte counter. Ids made by one process therefore sort in
+//! creation order (listings and cursor pages order by id), and processes cannot collide.
 
 use rand::RngCore;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{kind} must be a 24-character hexadecimal id")]
@@ -15,10 +18,21 @@ pub struct IdError {
 
 /// A fresh 24-hex id whose first 8 hex digits are the creation time in seconds.
 pub fn new_object_id(unix_seconds: i64) -> String {
+    static PROCESS: OnceLock<[u8; 5]> = OnceLock::new();
+    static COUNTER: OnceLock<AtomicU32> = OnceLock::new();
+    let process = PROCESS.get_or_init(|| {
+        let mut b = [0u8; 5];
+        rand::thread_rng().fill_bytes(&mut b);
+        b
+    });
+    let count = COUNTER
+        .get_or_init(|| AtomicU32::new(rand::random::<u32>() & 0x7f_ffff))
+        .fetch_add(1, Ordering::Relaxed);
     let mut bytes = [0u8; 12];
     let secs = u32::try_from(unix_seconds.max(0)).unwrap_or(u32::MAX);
     bytes[..4].copy_from_slice(&secs.to_be_bytes());
-    rand::thread_rng().fill_bytes(&mut bytes[4..]);
+    bytes[4..9].copy_from_slice(process);
+    bytes[9..].copy_from_slice(&count.to_be_bytes()[1..]);
     hex::encode(bytes)
 }
 
@@ -101,6 +115,17 @@ mod tests {
         assert_ne!(a, b);
         assert_eq!(ProfileId::parse(a.as_str()), Ok(a.clone()));
         assert!(a.as_str().starts_with("6553f100"));
+    }
+
+    #[test]
+    fn ids_made_in_the_same_second_keep_creation_order() {
+        let ids: Vec<_> = (0..100)
+            .map(|_| AccountId::generate(1_700_000_000))
+            .collect();
+        let mut sorted = ids.clone();
+        sorted.sort();
+        // The counter starts below 2^23, so it cannot wrap within this run.
+        assert_eq!(ids, sorted);
     }
 
     #[test]

@@ -177,6 +177,7 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
     } else if boot.installed_configured_key {
         banner.push_str("\n  first API key: installed from PLUGBOARD_BOOTSTRAP_API_KEY");
     }
+    banner.push_str("\n\n  Press Ctrl-C to stop.");
     println!("{banner}\n");
     app.run_until_stopped()
         .await

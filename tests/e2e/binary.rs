@@ -1,0 +1,241 @@
+//! The compiled binary: start-up banner, first-start key, configuration errors and the CLI.
+
+use plugboard_core::Platform;
+use std::path::Path;
+use std::process::Stdio;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+const BIN: &str = env!("CARGO_BIN_EXE_plugboard");
+
+fn plugboard(data_dir: &Path) -> Command {
+    let mut cmd = Command::new(BIN);
+    cmd.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("PLUGBOARD_DATA_DIR", data_dir)
+        .env("PLUGBOARD_LISTEN", "127.0.0.1:0")
+        .stdin(Stdio::null())
+        .kill_on_drop(true);
+    cmd
+}
+
+/// Starts the server and reads its banner until the URL (and key, if any) is known.
+async fn start(data_dir: &Path) -> (Child, String, Option<String>) {
+    let mut child = plugboard(data_dir)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let (mut url, mut key) = (None, None);
+    let read = async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let line = line.trim().to_owned();
+            if let Some(u) = line.strip_prefix("Plugboard is running at ") {
+                url = Some(u.trim_end_matches('/').to_owned());
+            }
+            if line.starts_with("sk_") {
+                key = Some(line.clone());
+            }
+            if line.starts_with("Press Ctrl-C") {
+                break;
+            }
+        }
+    };
+    tokio::time::timeout(std::time::Duration::from_secs(60), read)
+        .await
+        .expect("banner within a minute");
+    (child, url.expect("URL in banner"), key)
+}
+
+async fn run(data_dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = plugboard(data_dir).args(args).output().await.unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test]
+async fn binary_starts_on_port_zero_prints_its_url_and_a_key_only_on_first_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, url, key) = start(dir.path()).await;
+    let key = key.expect("first start prints a key");
+    let client = reqwest::Client::new();
+    let health = client.get(format!("{url}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let profiles = client
+        .get(format!("{url}/v1/profiles"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(profiles.status(), 200);
+    assert!(dir.path().join("plugboard.db").exists());
+    assert!(dir.path().join("encryption.key").exists());
+    child.kill().await.unwrap();
+
+    let (mut child, url2, key2) = start(dir.path()).await;
+    assert_eq!(key2, None, "no key on later starts");
+    let still = client
+        .get(format!("{url2}/v1/profiles"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(still.status(), 200, "the first key survives a restart");
+    child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn bad_configuration_stops_the_start_with_one_line_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    for (var, value) in [
+        ("PLUGBOARD_LISTEN", "not-an-address"),
+        ("PLUGBOARD_STORE", "oracle"),
+        ("PLUGBOARD_SANDBOX", "sometimes"),
+    ] {
+        let out = plugboard(dir.path())
+            .env(var, value)
+            .arg("serve")
+            .output()
+            .await
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{var}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(var), "{stderr}");
+    }
+    let missing = tempfile::tempdir().unwrap();
+    let file = missing.path().join("nope.toml");
+    let (code, _, stderr) = run(dir.path(), &["--config", file.to_str().unwrap(), "serve"]).await;
+    assert_eq!(code, 2);
+    assert!(stderr.contains("--config"), "{stderr}");
+}
+
+#[tokio::test]
+async fn cli_manages_keys_profiles_and_lists_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let (code, key, _) = run(dir.path(), &["keys", "create", "--name", "deploy"]).await;
+    assert_eq!(code, 0);
+    let key = key.trim().to_owned();
+    assert!(key.starts_with("sk_") && key.len() == 67, "{key}");
+    let (_, listed, _) = run(dir.path(), &["keys", "list"]).await;
+    assert!(
+        listed.contains("deploy") && !listed.contains(&key),
+        "{listed}"
+    );
+    let id = listed
+        .lines()
+        .find(|l| l.contains("deploy"))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let (code, pid, _) = run(dir.path(), &["profiles", "create", "--name", "Brand"]).await;
+    assert_eq!(code, 0);
+    let (_, profiles, _) = run(dir.path(), &["profiles", "list"]).await;
+    assert!(
+        profiles.contains(pid.trim()) && profiles.contains("Default"),
+        "{profiles}"
+    );
+
+    // The key works against a server on the same data directory.
+    let mut config = plugboard::Config::for_data_dir(dir.path());
+    config.sandbox = false;
+    let services = plugboard::app::services(&config).await.unwrap();
+    assert!(services.authenticate(&key).await.is_ok());
+    let (code, accounts, _) = run(dir.path(), &["accounts", "list", "--platform", "twitter"]).await;
+    assert_eq!(code, 0);
+    assert!(accounts.starts_with("ID"), "{accounts}");
+
+    let (code, _, _) = run(dir.path(), &["keys", "revoke", &id]).await;
+    assert_eq!(code, 0);
+    assert!(services.authenticate(&key).await.is_err(), "revoked");
+    let (code, _, err) = run(dir.path(), &["keys", "revoke", &id]).await;
+    assert_eq!(code, 1, "{err}");
+
+    for args in [
+        &["--help"][..],
+        &["serve", "--help"],
+        &["keys", "--help"],
+        &["profiles", "--help"],
+        &["accounts", "--help"],
+        &["keys", "create", "--help"],
+    ] {
+        let (code, out, _) = run(dir.path(), args).await;
+        assert_eq!(code, 0, "{args:?}");
+        assert!(out.contains("Usage"), "{args:?}: {out}");
+    }
+}
+
+#[tokio::test]
+async fn rotating_the_encryption_key_reseals_every_token_under_the_new_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = plugboard::Config::for_data_dir(dir.path());
+    let services = plugboard::app::services(&config).await.unwrap();
+    let owner = services.ensure_owner().await.unwrap();
+    let profile = services
+        .store
+        .list_profiles(&owner.id, &Default::default(), 0, None)
+        .await
+        .unwrap()
+        .0
+        .remove(0);
+    let context =
+        plugboard_store::Account::tokens_context(&owner.id, Platform::Threads, "th-1", "");
+    let old_kid = services.keyring.current_key_id().to_owned();
+    services
+        .store
+        .upsert_account(
+            &plugboard_store::AccountUpsert {
+                owner_id: owner.id.clone(),
+                profile_id: profile.id.clone(),
+                platform: Platform::Threads,
+                platform_user_id: "th-1".into(),
+                destination_id: String::new(),
+                username: None,
+                display_name: None,
+                profile_picture: None,
+                profile_url: None,
+                followers_count: None,
+                parent_account_id: None,
+                enabled: true,
+                metadata: Default::default(),
+                tokens: Some(services.keyring.seal(&context, b"threads-token")),
+                token_expires_at: None,
+                scopes: vec![],
+            },
+            services.clock.now(),
+        )
+        .await
+        .unwrap();
+    drop(services);
+    let (code, out, err) = run(dir.path(), &["keys", "rotate-encryption", "--generate"]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("re-encrypted 1 secret"), "{out}");
+    let services = plugboard::app::services(&config).await.unwrap();
+    assert_ne!(services.keyring.current_key_id(), old_kid);
+    let acc = services
+        .store
+        .accounts_with_tokens()
+        .await
+        .unwrap()
+        .remove(0);
+    let sealed = acc.tokens.unwrap();
+    assert_eq!(sealed.key_id(), Some(services.keyring.current_key_id()));
+    assert_eq!(
+        services.keyring.open(&context, &sealed).unwrap().expose(),
+        b"threads-token"
+    );
+    let keyfile = std::fs::read_to_string(dir.path().join("encryption.key")).unwrap();
+    assert_eq!(
+        keyfile.lines().filter(|l| !l.starts_with('#')).count(),
+        1,
+        "old key dropped once nothing needs it"
+    );
+}

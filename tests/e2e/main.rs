@@ -1,0 +1,19 @@
+//! End-to-end tests: the real server on port 0 over a fresh embedded store, driven over
+//! HTTP (and, for the CLI and smoke tests, the compiled binary).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    reason = "test code"
+)]
+
+mod helpers;
+
+mod accounts;
+mod api_keys;
+mod binary;
+mod hygiene;
+mod profiles;
+mod python_sdk;
+mod secrets;
