@@ -289,3 +289,79 @@ async fn stored_documents_use_string_ids_and_integer_milliseconds_without_nulls(
     );
     assert!(!raw.contains_key("email"), "absent fields are left out");
 }
+
+#[tokio::test]
+async fn the_raw_account_document_holds_no_plaintext_token() {
+    use plugboard_core::{Keyring, Platform, ProfileId};
+    use plugboard_store::{
+        Account, AccountStore, AccountUpsert, OwnerStore, Profile, ProfileStore,
+    };
+    let store = connect(&fresh_name()).await;
+    let owner = owner();
+    store.insert_owner(&owner).await.unwrap();
+    let at = owner.created_at;
+    let profile = Profile {
+        id: ProfileId::generate(at.timestamp()),
+        owner_id: owner.id.clone(),
+        name: "p".into(),
+        description: None,
+        color: None,
+        timezone: None,
+        external_id: None,
+        is_default: true,
+        created_at: at,
+        updated_at: at,
+    };
+    store.insert_profile(&profile).await.unwrap();
+    let keyring = Keyring::new(&[9; 32], &[]);
+    let context = Account::tokens_context(&owner.id, Platform::Linkedin, "li-9", "");
+    let sealed = keyring.seal(&context, b"AQX-PLAINTEXT-LINKEDIN-TOKEN");
+    let account = store
+        .upsert_account(
+            &AccountUpsert {
+                owner_id: owner.id.clone(),
+                profile_id: profile.id.clone(),
+                platform: Platform::Linkedin,
+                platform_user_id: "li-9".into(),
+                destination_id: String::new(),
+                username: Some("someone".into()),
+                display_name: None,
+                profile_picture: None,
+                profile_url: None,
+                followers_count: None,
+                parent_account_id: None,
+                enabled: true,
+                metadata: Default::default(),
+                tokens: Some(sealed.clone()),
+                token_expires_at: None,
+                scopes: vec![],
+            },
+            at,
+        )
+        .await
+        .unwrap();
+    let raw = store
+        .database()
+        .collection::<mongodb::bson::Document>("accounts")
+        .find_one(doc! { "_id": account.id.as_str() })
+        .await
+        .unwrap()
+        .unwrap();
+    let text = format!("{raw:?}");
+    assert!(
+        text.contains("someone"),
+        "sanity: this is the account document"
+    );
+    assert!(
+        !text.contains("PLAINTEXT"),
+        "token stored in plaintext: {text}"
+    );
+    assert!(
+        text.contains(sealed.as_stored()),
+        "the sealed value is what is stored"
+    );
+    assert_eq!(
+        keyring.open(&context, &sealed).unwrap().expose(),
+        b"AQX-PLAINTEXT-LINKEDIN-TOKEN"
+    );
+}
