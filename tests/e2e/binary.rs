@@ -239,3 +239,52 @@ async fn rotating_the_encryption_key_reseals_every_token_under_the_new_key() {
         "old key dropped once nothing needs it"
     );
 }
+
+#[tokio::test]
+async fn json_logs_carry_the_request_id_and_never_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = crate::helpers::random_key();
+    let mut child = plugboard(dir.path())
+        .env("PLUGBOARD_LOG_FORMAT", "json")
+        .env("PLUGBOARD_BOOTSTRAP_API_KEY", &key)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            let line = out.next_line().await.unwrap().unwrap();
+            if let Some(u) = line.trim().strip_prefix("Plugboard is running at ") {
+                return u.trim_end_matches('/').to_owned();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let client = reqwest::Client::new();
+    let r = client
+        .get(format!("{url}/v1/profiles"))
+        .bearer_auth(&key)
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        loop {
+            let line = err.next_line().await.unwrap().unwrap();
+            if line.contains("trace-me-42") {
+                return line;
+            }
+        }
+    })
+    .await
+    .expect("a log line for the request");
+    let entry: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+    assert_eq!(entry["span"]["request_id"], "trace-me-42", "{line}");
+    assert!(!line.contains(&key));
+    child.kill().await.unwrap();
+}
