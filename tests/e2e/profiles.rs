@@ -216,3 +216,72 @@ async fn deleting_a_profile_with_active_accounts_is_refused_and_disconnected_one
         "the account moved, not deleted"
     );
 }
+
+#[tokio::test]
+async fn a_retried_create_with_the_same_idempotency_key_replays_the_first_answer() {
+    let app = spawn_app().await;
+    let send = |key: &'static str, body: serde_json::Value| {
+        app.client
+            .post(app.url("/v1/profiles"))
+            .bearer_auth(&app.key)
+            .header("idempotency-key", key)
+            .json(&body)
+            .send()
+    };
+    let first = reply(
+        send("k-1", json!({"name": "Idem", "externalId": "x1"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let again = reply(
+        send("k-1", json!({"externalId": "x1", "name": "Idem"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(again.status, 201, "{}", again.text);
+    assert_eq!(again.body, first.body, "same answer, same _id");
+    let other = reply(send("k-1", json!({"name": "Different"})).await.unwrap()).await;
+    assert_error(&other, 422, "idempotency_key_reused");
+    // A failed request frees its key: the retry runs again.
+    let bad = reply(
+        send("k-2", json!({"name": "Tz", "timezone": "Nowhere/Land"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(&bad, 400, "validation_error");
+    let fixed = reply(
+        send("k-2", json!({"name": "Tz", "timezone": "Nowhere/Land"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_error(&fixed, 400, "validation_error");
+    let ok = reply(
+        send("k-3", json!({"name": "Tz", "timezone": "UTC"}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(ok.status, 201);
+    let names: Vec<_> = app.get("/v1/profiles").await.body["profiles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(names, ["Default", "Idem", "Tz"], "one profile per key");
+    let r = app
+        .client
+        .post(app.url("/v1/profiles"))
+        .bearer_auth(&app.key)
+        .header("idempotency-key", "x".repeat(256))
+        .json(&json!({"name": "Long"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(&reply(r).await, 400, "validation_error");
+}

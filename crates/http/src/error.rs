@@ -125,6 +125,7 @@ fn not_found_code(what: &str) -> &'static str {
 fn conflict_status(code: &str) -> StatusCode {
     match code {
         "profile_has_active_accounts" => StatusCode::BAD_REQUEST,
+        "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::CONFLICT,
     }
 }

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod bootstrap;
 mod error;
+pub mod idempotency;
 pub mod profiles;
 pub mod rotation;
 

@@ -40,6 +40,8 @@ macro_rules! conformance_tests {
             api_keys_are_found_by_hash_and_deleted_per_owner,
             first_api_key_is_inserted_only_into_an_empty_store,
             token_replacement_is_compare_and_swap,
+            idempotency_key_is_taken_by_exactly_one_concurrent_request,
+            completed_idempotency_key_replays_and_refuses_other_requests,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -1069,4 +1071,113 @@ pub async fn token_replacement_is_compare_and_swap(store: StoreRef) {
     let with = store.accounts_with_tokens().await.unwrap();
     assert_eq!(with.len(), 1);
     assert_eq!(with[0].tokens, Some(new));
+}
+
+pub async fn idempotency_key_is_taken_by_exactly_one_concurrent_request(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let racers = (0..20).map(|_| {
+        let store = store.clone();
+        let o = o.clone();
+        tokio::spawn(async move {
+            store
+                .begin_idempotent(&o, "createProfile", "k1", "h1", t0())
+                .await
+        })
+    });
+    let results: Vec<IdempotencyBegin> = futures::future::join_all(racers)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+    let started = results
+        .iter()
+        .filter(|r| **r == IdempotencyBegin::Started)
+        .count();
+    assert_eq!(started, 1);
+    assert!(
+        results
+            .iter()
+            .all(|r| matches!(r, IdempotencyBegin::Started | IdempotencyBegin::InProgress))
+    );
+    // A request that died holding the key does not block it past the processing lease.
+    let later = t0() + IDEMPOTENCY_PROCESSING_LEASE + Duration::seconds(1);
+    assert_eq!(
+        store
+            .begin_idempotent(&o, "createProfile", "k1", "h1", later)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started
+    );
+}
+
+pub async fn completed_idempotency_key_replays_and_refuses_other_requests(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let other = owner(&store, "other").await;
+    let scope = "createProfile";
+    assert_eq!(
+        store
+            .begin_idempotent(&o, scope, "k", "h", t0())
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started
+    );
+    let body = serde_json::json!({"profile": {"_id": "p1"}});
+    store
+        .finish_idempotent(&o, scope, "k", 201, &body, t0() + Duration::hours(24))
+        .await
+        .unwrap();
+    let t1 = t0() + Duration::minutes(5);
+    assert_eq!(
+        store
+            .begin_idempotent(&o, scope, "k", "h", t1)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Completed {
+            status: 201,
+            body: body.clone()
+        }
+    );
+    assert_eq!(
+        store
+            .begin_idempotent(&o, scope, "k", "different", t1)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Mismatch
+    );
+    assert_eq!(
+        store
+            .begin_idempotent(&other, scope, "k", "different", t1)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started,
+        "keys are per owner"
+    );
+    store.abandon_idempotent(&o, scope, "k").await.unwrap();
+    assert!(
+        matches!(
+            store
+                .begin_idempotent(&o, scope, "k", "h", t1)
+                .await
+                .unwrap(),
+            IdempotencyBegin::Completed { .. }
+        ),
+        "a finished record is not abandoned"
+    );
+    assert_eq!(
+        store
+            .begin_idempotent(&o, scope, "k", "h", t0() + Duration::hours(25))
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started,
+        "records expire"
+    );
+    store.abandon_idempotent(&o, scope, "k").await.unwrap();
+    assert_eq!(
+        store
+            .begin_idempotent(&o, scope, "k", "h2", t0() + Duration::hours(25))
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started,
+        "an abandoned request frees the key"
+    );
 }

@@ -166,6 +166,56 @@ pub trait JobStore: Send + Sync {
     async fn retry_job(&self, id: &str, holder: &str, run_at: DateTime<Utc>) -> StoreResult<bool>;
 }
 
+/// Where an idempotent request stands when it arrives.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IdempotencyBegin {
+    /// No live record: the caller now holds the key and must finish or abandon it.
+    Started,
+    /// Another request with this key is being processed.
+    InProgress,
+    /// The same request was completed before: replay its response.
+    Completed {
+        status: u16,
+        body: serde_json::Value,
+    },
+    /// The key was used for a different request.
+    Mismatch,
+}
+
+/// How long a request may hold an idempotency key before another may take it over
+/// (a crashed request must not block the key).
+pub const IDEMPOTENCY_PROCESSING_LEASE: chrono::Duration = chrono::Duration::seconds(60);
+
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    /// Records that a request with `key` (within `scope`, per owner) starts, unless a live
+    /// record says otherwise. Exactly one of concurrent callers gets `Started`.
+    async fn begin_idempotent(
+        &self,
+        owner: &OwnerId,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyBegin>;
+    /// Stores the response to replay until `expires_at`.
+    async fn finish_idempotent(
+        &self,
+        owner: &OwnerId,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &serde_json::Value,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()>;
+    /// Drops a started record whose request failed, so a retry runs again.
+    async fn abandon_idempotent(&self, owner: &OwnerId, scope: &str, key: &str) -> StoreResult<()>;
+}
+
+fn idempotency_id(owner: &OwnerId, scope: &str, key: &str) -> String {
+    format!("{owner}:{scope}:{key}")
+}
+
 #[async_trait]
 pub trait LeaseStore: Send + Sync {
     /// Takes or renews the named lease; `false` when someone else holds it unexpired.
@@ -182,7 +232,14 @@ pub trait LeaseStore: Send + Sync {
 /// The whole store.
 #[async_trait]
 pub trait Store:
-    OwnerStore + ApiKeyStore + ProfileStore + AccountStore + OneTimeStore + JobStore + LeaseStore
+    OwnerStore
+    + ApiKeyStore
+    + ProfileStore
+    + AccountStore
+    + OneTimeStore
+    + JobStore
+    + LeaseStore
+    + IdempotencyStore
 {
     /// Round trip to the backend, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

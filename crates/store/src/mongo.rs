@@ -30,6 +30,7 @@ const ONE_TIME: &str = "one_time";
 const JOBS: &str = "jobs";
 const LEASES: &str = "leases";
 const META: &str = "meta";
+const IDEMPOTENCY: &str = "idempotency";
 
 /// The server's code for a unique-index violation.
 const DUPLICATE_KEY: i32 = 11000;
@@ -1394,6 +1395,97 @@ impl LeaseStore for MongoStore {
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {
         self.coll(LEASES)
             .delete_one(doc! { "_id": name, "holder": holder })
+            .await?;
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for MongoStore {
+    async fn begin_idempotent(
+        &self,
+        owner: &OwnerId,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyBegin> {
+        let coll = self.coll(IDEMPOTENCY);
+        // `done` is 0/1 and read with `get_int`, which accepts whichever integer width the
+        // server returns (nx-27017 hands back Int32 for small values).
+        let id = crate::idempotency_id(owner, scope, key);
+        let lease = ms(now + crate::IDEMPOTENCY_PROCESSING_LEASE);
+        // A record that expired (or whose request died holding it) is taken over; a live one
+        // decides. The loop only repeats when a record vanishes between two steps.
+        for _ in 0..4 {
+            let fresh = doc! { "_id": id.as_str(), "request_hash": request_hash, "done": 0_i64, "expires_at": lease };
+            match coll.insert_one(fresh).await {
+                Ok(_) => return Ok(IdempotencyBegin::Started),
+                Err(e) if duplicate_key(&e).is_some() => {}
+                Err(e) => return Err(e.into()),
+            }
+            let taken = coll
+                .find_one_and_update(
+                    doc! { "_id": id.as_str(), "expires_at": { "$lte": ms(now) } },
+                    doc! {
+                        "$set": { "request_hash": request_hash, "done": 0_i64, "expires_at": lease },
+                        "$unset": { "status": "", "body": "" },
+                    },
+                )
+                .await?;
+            if taken.is_some() {
+                return Ok(IdempotencyBegin::Started);
+            }
+            let Some(d) = coll.find_one(doc! { "_id": id.as_str() }).await? else {
+                continue;
+            };
+            if get_int(&d, "expires_at")? <= ms(now) {
+                continue;
+            }
+            if d.get_str("request_hash").unwrap_or_default() != request_hash {
+                return Ok(IdempotencyBegin::Mismatch);
+            }
+            if get_int(&d, "done")? == 0 {
+                return Ok(IdempotencyBegin::InProgress);
+            }
+            let body = d
+                .get_str("body")
+                .ok()
+                .map(|b| serde_json::from_str(b).map_err(|e| StoreError::Corrupt(e.to_string())))
+                .transpose()?
+                .unwrap_or_default();
+            let status = u16::try_from(get_int(&d, "status")?).unwrap_or(200);
+            return Ok(IdempotencyBegin::Completed { status, body });
+        }
+        Ok(IdempotencyBegin::InProgress)
+    }
+
+    async fn finish_idempotent(
+        &self,
+        owner: &OwnerId,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &serde_json::Value,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        self.coll(IDEMPOTENCY)
+            .update_one(
+                doc! { "_id": crate::idempotency_id(owner, scope, key), "done": 0_i64 },
+                doc! { "$set": {
+                    "done": 1_i64,
+                    "status": i64::from(status),
+                    "body": to_json(body),
+                    "expires_at": ms(expires_at),
+                } },
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn abandon_idempotent(&self, owner: &OwnerId, scope: &str, key: &str) -> StoreResult<()> {
+        self.coll(IDEMPOTENCY)
+            .delete_one(doc! { "_id": crate::idempotency_id(owner, scope, key), "done": 0_i64 })
             .await?;
         Ok(())
     }

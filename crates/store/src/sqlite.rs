@@ -13,7 +13,8 @@ use tokio::sync::Semaphore;
 const POOL_SIZE: usize = 4;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE owners (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL,
@@ -99,7 +100,18 @@ CREATE TABLE leases (
     holder TEXT NOT NULL,
     until INTEGER NOT NULL
 );
-"#];
+"#,
+    r#"
+CREATE TABLE idempotency (
+    id TEXT PRIMARY KEY,
+    request_hash TEXT NOT NULL,
+    done INTEGER NOT NULL,
+    status INTEGER,
+    body TEXT,
+    expires_at INTEGER NOT NULL
+);
+"#,
+];
 
 pub struct SqliteStore {
     path: PathBuf,
@@ -1222,6 +1234,77 @@ impl LeaseStore for SqliteStore {
         let (n, h) = (name.to_owned(), holder.to_owned());
         self.write(move |tx| {
             tx.execute("DELETE FROM leases WHERE name = ? AND holder = ?", [n, h])?;
+            Ok(())
+        })
+        .await
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for SqliteStore {
+    async fn begin_idempotent(
+        &self,
+        owner: &OwnerId,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<IdempotencyBegin> {
+        let (id, hash) = (
+            crate::idempotency_id(owner, scope, key),
+            request_hash.to_owned(),
+        );
+        self.write(move |tx| {
+            let row: Option<(String, bool, Option<i64>, Option<String>)> = tx
+                .query_row(
+                    "SELECT request_hash, done, status, body FROM idempotency WHERE id = ? AND expires_at > ?",
+                    params![id, ms(now)],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            Ok(match row {
+                None => {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO idempotency (id, request_hash, done, expires_at) VALUES (?, ?, 0, ?)",
+                        params![id, hash, ms(now + crate::IDEMPOTENCY_PROCESSING_LEASE)],
+                    )?;
+                    IdempotencyBegin::Started
+                }
+                Some((h, _, _, _)) if h != hash => IdempotencyBegin::Mismatch,
+                Some((_, false, _, _)) => IdempotencyBegin::InProgress,
+                Some((_, true, status, body)) => IdempotencyBegin::Completed {
+                    status: status.and_then(|s| u16::try_from(s).ok()).unwrap_or(200),
+                    body: body.map(json_col).transpose()?.unwrap_or_default(),
+                },
+            })
+        })
+        .await
+    }
+
+    async fn finish_idempotent(
+        &self,
+        owner: &OwnerId,
+        scope: &str,
+        key: &str,
+        status: u16,
+        body: &serde_json::Value,
+        expires_at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let (id, body) = (crate::idempotency_id(owner, scope, key), to_json(body));
+        self.write(move |tx| {
+            tx.execute(
+                "UPDATE idempotency SET done = 1, status = ?, body = ?, expires_at = ? WHERE id = ? AND done = 0",
+                params![status, body, ms(expires_at), id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn abandon_idempotent(&self, owner: &OwnerId, scope: &str, key: &str) -> StoreResult<()> {
+        let id = crate::idempotency_id(owner, scope, key);
+        self.write(move |tx| {
+            tx.execute("DELETE FROM idempotency WHERE id = ? AND done = 0", [id])?;
             Ok(())
         })
         .await

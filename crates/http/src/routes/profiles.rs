@@ -3,8 +3,10 @@ use crate::dto::{Message, ProfileBody};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Auth, parse_id};
 use crate::query::QueryMap;
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, delete, get, post, put, web};
 use plugboard_core::ProfileId;
+use plugboard_service::idempotency::{IdempotencyKey, Replay};
 use plugboard_service::profiles::{
     NewProfile, validate_color, validate_description, validate_external_id, validate_name,
     validate_timezone,
@@ -36,7 +38,7 @@ pub struct ProfileChanged {
     profile: ProfileBody,
 }
 
-#[derive(Deserialize, ToSchema)]
+#[derive(Deserialize, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CreateProfile {
     name: Option<String>,
@@ -168,26 +170,67 @@ pub async fn list(
     }))
 }
 
-/// Create a profile.
+/// Create a profile. With an `Idempotency-Key` header, a retry with the same key and body
+/// replays the first 201 (same `_id`) for 24 hours; the same key with another body is 422.
 #[utoipa::path(
     tag = "Profiles",
     operation_id = "createProfile",
+    params(("Idempotency-Key" = Option<String>, Header, description = "1-255 characters; makes retries safe")),
     request_body = CreateProfile,
-    responses((status = 201, body = ProfileChanged), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 201, body = ProfileChanged), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearerAuth" = []))
 )]
 #[post("/profiles")]
 pub async fn create(
     state: web::Data<AppState>,
     Auth(caller): Auth,
+    req: HttpRequest,
     body: web::Json<CreateProfile>,
 ) -> Result<HttpResponse, ApiError> {
-    let new = NewProfile::try_from(body.into_inner())?;
-    let profile = state.services.create_profile(&caller, new).await?;
-    Ok(HttpResponse::Created().json(ProfileChanged {
-        message: "Profile created successfully",
-        profile: ProfileBody::new(&profile, Some(0)),
-    }))
+    const OPERATION: &str = "createProfile";
+    let body = body.into_inner();
+    let key = match req.headers().get("idempotency-key") {
+        None => None,
+        Some(v) => Some(IdempotencyKey::parse(v.to_str().unwrap_or("\u{0}"))?),
+    };
+    let services = &state.services;
+    if let Some(key) = &key {
+        let fingerprint = serde_json::to_value(&body).unwrap_or_default();
+        if let Replay::Stored { status, body } = services
+            .begin_idempotent(&caller, OPERATION, key, &fingerprint)
+            .await?
+        {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::CREATED);
+            return Ok(HttpResponse::build(status).json(body));
+        }
+    }
+    let created = match NewProfile::try_from(body) {
+        Ok(new) => services
+            .create_profile(&caller, new)
+            .await
+            .map_err(ApiError::from),
+        Err(e) => Err(e),
+    };
+    match (created, &key) {
+        (Ok(profile), key) => {
+            let answer = serde_json::to_value(ProfileChanged {
+                message: "Profile created successfully",
+                profile: ProfileBody::new(&profile, Some(0)),
+            })
+            .unwrap_or_default();
+            if let Some(key) = key {
+                services
+                    .finish_idempotent(&caller, OPERATION, key, 201, &answer)
+                    .await?;
+            }
+            Ok(HttpResponse::Created().json(answer))
+        }
+        (Err(e), Some(key)) => {
+            services.abandon_idempotent(&caller, OPERATION, key).await;
+            Err(e)
+        }
+        (Err(e), None) => Err(e),
+    }
 }
 
 /// Get a profile.
