@@ -14,6 +14,7 @@ mod accounts;
 mod api_keys;
 mod binary;
 mod hygiene;
+mod mongodb;
 mod profiles;
 mod python_sdk;
 mod secrets;

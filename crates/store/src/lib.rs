@@ -14,6 +14,8 @@ pub mod sqlite;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+#[cfg(feature = "conformance")]
+pub mod test_server;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};

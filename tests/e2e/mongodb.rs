@@ -1,0 +1,95 @@
+//! The same server on the production store: MongoDB (a real one when
+//! `PLUGBOARD_TEST_MONGODB_URI` is set, nx-27017 otherwise).
+
+use crate::helpers::*;
+use plugboard::config::StoreKind;
+use plugboard_core::{Platform, Secret};
+use reqwest::Method;
+use serde_json::json;
+
+async fn spawn_on_mongodb() -> TestApp {
+    let uri = plugboard_store::test_server::mongodb_uri().await;
+    let database = plugboard_store::test_server::fresh_database_name();
+    spawn_app_with(move |c| {
+        c.store = StoreKind::Mongodb;
+        c.mongodb_uri = Some(Secret::new(uri));
+        c.mongodb_database = database;
+        c.encryption_key = Some(Secret::new(hex::encode(rand::random::<[u8; 32]>())));
+    })
+    .await
+}
+
+#[tokio::test]
+async fn the_api_works_the_same_on_mongodb() {
+    let app = spawn_on_mongodb().await;
+    let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+    assert_eq!(
+        reply(ready).await.body,
+        json!({"status": "ok", "store": "mongodb"})
+    );
+    assert!(
+        !app.data_dir.join("encryption.key").exists(),
+        "the configured key is used, no key file"
+    );
+
+    let brand = app.create_profile("Brand").await;
+    assert_error(
+        &app.post("/v1/profiles", json!({"name": "Brand"})).await,
+        409,
+        "profile_name_conflict",
+    );
+    let acc = app
+        .seed_account(&brand, Platform::Facebook, "fb-1", "EAAB-token")
+        .await;
+    let again = app
+        .seed_account(&brand, Platform::Facebook, "fb-1", "EAAB-token-2")
+        .await;
+    assert_eq!(acc.id, again.id, "reconnect updates in place");
+    let list = app
+        .get(&format!(
+            "/v1/accounts?profileId={brand}&page=1&limit=10&includeStatusCounts=true"
+        ))
+        .await;
+    assert_eq!(list.status, 200, "{}", list.text);
+    assert_eq!(list.body["pagination"]["total"], 1);
+    assert_eq!(
+        list.body["statusCounts"],
+        json!({"all": 1, "disconnected": 0})
+    );
+    assert!(!list.text.contains("EAAB"), "no tokens in responses");
+
+    let key = app
+        .create_key(json!({"name": "second", "permission": "read"}))
+        .await;
+    assert_eq!(
+        app.call_as(&key, Method::GET, "/v1/accounts", None)
+            .await
+            .status,
+        200
+    );
+    assert_error(
+        &app.call_as(
+            &key,
+            Method::DELETE,
+            &format!("/v1/accounts/{}", acc.id),
+            None,
+        )
+        .await,
+        403,
+        "insufficient_permissions",
+    );
+    let del = app
+        .call(Method::DELETE, &format!("/v1/accounts/{}", acc.id), None)
+        .await;
+    assert_eq!(del.status, 200);
+    assert_error(
+        &app.call(Method::DELETE, &format!("/v1/accounts/{}", acc.id), None)
+            .await,
+        404,
+        "account_not_found",
+    );
+    let gone = app
+        .call(Method::DELETE, &format!("/v1/profiles/{brand}"), None)
+        .await;
+    assert_eq!(gone.status, 200, "{}", gone.text);
+}
