@@ -4,11 +4,13 @@
 pub mod clock;
 pub mod ids;
 pub mod platform;
+pub mod redirect;
 pub mod seal;
 pub mod secret;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use ids::{AccountId, ApiKeyId, IdError, OwnerId, ProfileId, new_object_id};
 pub use platform::{Platform, UnknownPlatform};
+pub use redirect::{RedirectUrl, RedirectUrlError};
 pub use seal::{Keyring, SealError, Sealed};
 pub use secret::Secret;
