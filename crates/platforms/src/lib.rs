@@ -1,9 +1,165 @@
-//! Connectors to the social networks. The connect-flow issue fills this crate in; for now it
-//! holds the trait every platform will implement, so the layers above can name it.
+//! Connectors to the social networks. Each OAuth network is a row of data ([`OAuthSpec`],
+//! one module per platform) read by pure builders for the authorization URL and the token
+//! requests; code is kept for the quirks (STYLE §1, ARCHITECTURE "Platforms: data first").
+
+pub mod authorize;
+pub mod pkce;
+pub mod spec;
+pub mod token;
+
+pub mod facebook;
+mod google;
+pub mod googlebusiness;
+pub mod instagram;
+pub mod linkedin;
+pub mod pinterest;
+pub mod reddit;
+pub mod snapchat;
+pub mod threads;
+pub mod tiktok;
+pub mod twitter;
+pub mod youtube;
+
+pub use authorize::{AuthorizeRequest, BuildError, authorization_url};
+pub use pkce::{InvalidVerifier, PkceChallenge, PkceVerifier};
+pub use spec::{
+    BaseUrl, ClientAuth, LongLivedExchange, OAuthSpec, Pkce, Refresh, ResolvedSpec, SpecError,
+    rebase,
+};
+pub use token::{
+    ClientCredentials, Grant, Method, TokenRequest, TokenTypeHint, extend_access_token_request,
+    long_lived_exchange_request, revoke_request, token_request,
+};
 
 use plugboard_core::Platform;
 
 /// One social network as Plugboard sees it.
 pub trait Connector: Send + Sync {
     fn platform(&self) -> Platform;
+
+    /// The network's OAuth dialect; `None` for networks that do not use OAuth.
+    fn oauth_spec(&self) -> Option<&'static OAuthSpec> {
+        oauth_spec(self.platform())
+    }
+}
+
+/// The OAuth dialect of a platform: the one place that maps a platform to its protocol data.
+/// `None` for Bluesky (app password), Telegram (bot + link code) and WhatsApp (Embedded
+/// Signup). Instagram answers with its default login; [`instagram::LoginMethod::spec`] picks
+/// by Zernio's `loginMethod`.
+pub fn oauth_spec(platform: Platform) -> Option<&'static OAuthSpec> {
+    match platform {
+        Platform::Twitter => Some(&twitter::SPEC),
+        Platform::Instagram => Some(instagram::LoginMethod::InstagramLogin.spec()),
+        Platform::Facebook => Some(&facebook::SPEC),
+        Platform::Linkedin => Some(&linkedin::SPEC),
+        Platform::Tiktok => Some(&tiktok::SPEC),
+        Platform::Youtube => Some(&youtube::SPEC),
+        Platform::Pinterest => Some(&pinterest::SPEC),
+        Platform::Reddit => Some(&reddit::SPEC),
+        Platform::Threads => Some(&threads::SPEC),
+        Platform::Googlebusiness => Some(&googlebusiness::SPEC),
+        Platform::Snapchat => Some(&snapchat::SPEC),
+        Platform::Bluesky | Platform::Telegram | Platform::Whatsapp => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use url::Url;
+
+    /// Every spec reachable from a platform, including Instagram's second login.
+    fn all_specs() -> Vec<(String, &'static OAuthSpec)> {
+        let mut specs: Vec<_> = Platform::ALL
+            .into_iter()
+            .filter_map(|p| oauth_spec(p).map(|s| (p.to_string(), s)))
+            .collect();
+        specs.push((
+            "instagram (facebook_login)".to_owned(),
+            instagram::LoginMethod::FacebookLogin.spec(),
+        ));
+        specs
+    }
+
+    #[test]
+    fn every_oauth_platform_has_a_spec_and_the_others_have_none() {
+        for p in Platform::ALL {
+            let non_oauth = matches!(
+                p,
+                Platform::Bluesky | Platform::Telegram | Platform::Whatsapp
+            );
+            assert_eq!(oauth_spec(p).is_none(), non_oauth, "{p}");
+        }
+    }
+
+    #[test]
+    fn every_spec_url_is_an_absolute_https_url_without_fragment() {
+        for (name, spec) in all_specs() {
+            for raw in spec.urls() {
+                let url = Url::parse(raw).unwrap_or_else(|e| panic!("{name}: {raw}: {e}"));
+                assert_eq!(url.scheme(), "https", "{name}: {raw}");
+                assert!(url.host_str().is_some(), "{name}: {raw}");
+                assert!(url.fragment().is_none(), "{name}: {raw}");
+                assert_eq!(url.as_str(), raw, "{name}: {raw} is not in normal form");
+            }
+            assert!(spec.resolve(None).is_ok(), "{name}");
+        }
+    }
+
+    #[test]
+    fn every_spec_is_complete() {
+        for (name, spec) in all_specs() {
+            assert!(!spec.scopes.is_empty(), "{name}: no default scopes");
+            assert!(
+                spec.scopes.iter().all(|s| !s.is_empty()
+                    && !s.contains(spec.scope_separator)
+                    && !s.contains(' ')
+                    && !s.contains(',')),
+                "{name}: a scope contains a separator"
+            );
+            assert!(
+                [" ", ","].contains(&spec.scope_separator),
+                "{name}: separator"
+            );
+            assert!(
+                ["client_id", "client_key"].contains(&spec.client_id_param),
+                "{name}: client id param"
+            );
+        }
+    }
+
+    #[test]
+    fn rebased_endpoints_of_one_platform_stay_distinguishable_by_path() {
+        // The sandbox serves every endpoint of a platform under one base; only the
+        // refresh grant may share the token endpoint (and Facebook's long-lived exchange,
+        // which differs by grant_type).
+        for (name, spec) in all_specs() {
+            let mut paths: Vec<String> = [spec.authorize_url, spec.token_url]
+                .into_iter()
+                .chain(spec.revoke_url)
+                .chain(match spec.refresh {
+                    Refresh::ExtendAccessToken { url, .. } => Some(url),
+                    _ => None,
+                })
+                .map(|u| Url::parse(u).unwrap().path().to_owned())
+                .collect();
+            let n = paths.len();
+            paths.sort();
+            paths.dedup();
+            assert_eq!(paths.len(), n, "{name}: two endpoints share a path");
+        }
+    }
+
+    #[test]
+    fn connectors_find_their_spec_through_the_platform() {
+        struct Fake(Platform);
+        impl Connector for Fake {
+            fn platform(&self) -> Platform {
+                self.0
+            }
+        }
+        assert_eq!(Fake(Platform::Reddit).oauth_spec(), Some(&reddit::SPEC));
+        assert_eq!(Fake(Platform::Bluesky).oauth_spec(), None);
+    }
 }
