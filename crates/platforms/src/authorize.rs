@@ -47,7 +47,7 @@ pub enum BuildError {
 }
 
 /// Names the builder sets itself; per-request extras may not replace them.
-const RESERVED: &[&str] = &[
+pub(crate) const RESERVED: &[&str] = &[
     "response_type",
     "client_id",
     "client_key",

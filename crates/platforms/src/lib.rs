@@ -126,6 +126,12 @@ mod tests {
                 ["client_id", "client_key"].contains(&spec.client_id_param),
                 "{name}: client id param"
             );
+            assert!(
+                spec.extra_authorize_params
+                    .iter()
+                    .all(|(k, _)| !authorize::RESERVED.contains(k)),
+                "{name}: an extra parameter overrides a standard one"
+            );
         }
     }
 
