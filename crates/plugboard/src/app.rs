@@ -186,11 +186,12 @@ impl Application {
             addr: config.listen,
             source,
         })?;
-        let mut public_url = config.public_url.clone();
-        // A public URL derived from `listen = host:0` takes the port actually bound.
-        if public_url.port() == Some(0) {
-            let _ = public_url.set_port(Some(addr.port()));
-        }
+        let public_url = match &config.public_url {
+            Some(u) => u.clone(),
+            None => url::Url::parse(&format!("http://{addr}/")).map_err(|e| {
+                StartError::Bootstrap(format!("cannot form a URL from {addr}: {e}"))
+            })?,
+        };
         let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Bootstrap(e.to_string()))?);
         let server = plugboard_http::server(
             services.clone(),

@@ -129,17 +129,14 @@ pub fn load_config(cli: &Cli, serve: Option<&ServeArgs>) -> Result<Config, CliEr
     let mut config = Config::load(cli.config.as_deref()).map_err(app::StartError::from)?;
     if let Some(s) = serve {
         if let Some(listen) = &s.listen {
-            config.listen = listen.parse().map_err(|_| {
-                CliError::Failed(format!(
-                    "configuration error: --listen: {listen:?} is not host:port"
-                ))
-            })?;
-            if config.public_url.host_str() == Some("127.0.0.1")
-                || config.public_url.port() == Some(8080)
-            {
-                config.public_url = url::Url::parse(&format!("http://{}/", config.listen))
-                    .map_err(|e| CliError::Failed(e.to_string()))?;
-            }
+            config.listen = std::net::ToSocketAddrs::to_socket_addrs(listen.as_str())
+                .ok()
+                .and_then(|mut a| a.next())
+                .ok_or_else(|| {
+                    CliError::Failed(format!(
+                        "configuration error: --listen: {listen:?} is not host:port"
+                    ))
+                })?;
         }
         if s.sandbox {
             config.sandbox = true;

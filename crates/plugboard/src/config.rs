@@ -87,7 +87,8 @@ const KNOWN: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct Config {
     pub listen: SocketAddr,
-    pub public_url: url::Url,
+    /// The externally reachable base URL; `None` means `http://<bound address>/`.
+    pub public_url: Option<url::Url>,
     pub data_dir: PathBuf,
     pub store: StoreKind,
     pub mongodb_uri: Option<Secret<String>>,
@@ -224,11 +225,9 @@ impl Config {
                         "must be an absolute http(s) URL",
                     ));
                 }
-                url
+                Some(url)
             }
-            // Filled in with the bound port once listening.
-            None => url::Url::parse(&format!("http://{listen}/"))
-                .map_err(|e| err("PLUGBOARD_LISTEN", e.to_string()))?,
+            None => None,
         };
         let non_empty = |v: Option<String>| v.filter(|s| !s.trim().is_empty()).map(Secret::new);
         let mongodb_uri = non_empty(raw.mongodb_uri);
