@@ -5,8 +5,10 @@
 
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
+use plugboard_core::Platform;
 use plugboard_core::Secret;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::net::{SocketAddr, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 
@@ -41,6 +43,27 @@ struct Raw {
     log_format: LogFormat,
     log: String,
     workers: Option<usize>,
+    /// `[platforms.<name>]` tables: app credentials and base URL per platform.
+    platforms: BTreeMap<String, RawPlatform>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPlatform {
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    base_url: Option<String>,
+}
+
+/// Per-platform settings: `PLUGBOARD_<PLATFORM>_<FIELD>` in the environment.
+const PLATFORM_FIELDS: &[&str] = &["client_id", "client_secret", "base_url"];
+
+/// `twitter_client_id` → (`twitter`, `client_id`) when it names a platform setting.
+fn platform_setting(key: &str) -> Option<(Platform, &'static str)> {
+    PLATFORM_FIELDS.iter().find_map(|field| {
+        let name = key.strip_suffix(field)?.strip_suffix('_')?;
+        Some((name.parse::<Platform>().ok()?, *field))
+    })
 }
 
 impl Default for Raw {
@@ -59,6 +82,7 @@ impl Default for Raw {
             log_format: LogFormat::Text,
             log: "info".into(),
             workers: None,
+            platforms: BTreeMap::new(),
         }
     }
 }
@@ -100,6 +124,17 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log: String,
     pub workers: Option<usize>,
+    /// Platforms with app credentials or a base URL override; others are "not configured".
+    pub platforms: BTreeMap<Platform, PlatformSettings>,
+}
+
+/// One platform's app registration and where its API lives.
+#[derive(Debug, Clone, Default)]
+pub struct PlatformSettings {
+    /// Client id and secret of the operator's app on the platform.
+    pub credentials: Option<(String, Secret<String>)>,
+    /// Replaces the origin of every URL of the platform (a self-hosted proxy, a test fake).
+    pub base_url: Option<url::Url>,
 }
 
 /// A configuration error: one line, naming the setting.
@@ -126,14 +161,72 @@ pub fn unknown_env_vars(vars: impl Iterator<Item = (String, String)>) -> Vec<Str
     vars.filter_map(|(k, _)| {
         let rest = k.strip_prefix("PLUGBOARD_")?.to_ascii_lowercase();
         let base = rest.strip_suffix("_file").unwrap_or(&rest);
-        // Test-suite and per-platform settings (later) are not server settings.
+        // Test-suite variables are read by the tests, not the server.
         let known = KNOWN.contains(&rest.as_str())
             || FILE_SECRETS.contains(&base)
+            || platform_setting(&rest).is_some()
+            || platform_setting(base).is_some_and(|(_, f)| f == "client_secret")
             || rest.starts_with("test_")
             || rest.starts_with("nx27017");
         (!known).then_some(k)
     })
     .collect()
+}
+
+fn validate_platforms(
+    raw: BTreeMap<String, RawPlatform>,
+) -> Result<BTreeMap<Platform, PlatformSettings>, ConfigError> {
+    let mut out = BTreeMap::new();
+    for (name, p) in raw {
+        let platform: Platform = name
+            .parse()
+            .map_err(|_| err(&format!("[platforms.{name}]"), "unknown platform"))?;
+        let setting = |field: &str| env_name(&format!("{platform}_{field}"));
+        let nonempty = |v: Option<String>| v.filter(|s| !s.trim().is_empty());
+        let credentials = match (nonempty(p.client_id), nonempty(p.client_secret)) {
+            (Some(id), Some(secret)) => {
+                Some((id.trim().to_owned(), Secret::new(secret.trim().to_owned())))
+            }
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(err(
+                    &setting("client_secret"),
+                    "required with the client id",
+                ));
+            }
+            (None, Some(_)) => {
+                return Err(err(
+                    &setting("client_id"),
+                    "required with the client secret",
+                ));
+            }
+        };
+        let base_url = match nonempty(p.base_url) {
+            None => None,
+            Some(u) => {
+                let url = url::Url::parse(&u)
+                    .map_err(|e| err(&setting("base_url"), format!("{u:?}: {e}")))?;
+                if !matches!(url.scheme(), "http" | "https")
+                    || url.host().is_none()
+                    || url.query().is_some()
+                {
+                    return Err(err(
+                        &setting("base_url"),
+                        "must be an absolute http(s) URL without a query",
+                    ));
+                }
+                Some(url)
+            }
+        };
+        out.insert(
+            platform,
+            PlatformSettings {
+                credentials,
+                base_url,
+            },
+        );
+    }
+    Ok(out)
 }
 
 impl Config {
@@ -161,7 +254,18 @@ impl Config {
         let mut plain: Vec<(String, String)> = Vec::new();
         for (k, v) in &env {
             let key = k.trim_start_matches("PLUGBOARD_").to_ascii_lowercase();
-            if let Some(base) = key.strip_suffix("_file")
+            if let Some((platform, field)) = platform_setting(&key) {
+                plain.push((format!("platforms.{platform}.{field}"), v.clone()));
+            } else if let Some(base) = key.strip_suffix("_file")
+                && let Some((platform, "client_secret")) = platform_setting(base)
+            {
+                let content = std::fs::read_to_string(v)
+                    .map_err(|e| err(k, format!("cannot read {v}: {e}")))?;
+                plain.push((
+                    format!("platforms.{platform}.client_secret"),
+                    content.trim().to_owned(),
+                ));
+            } else if let Some(base) = key.strip_suffix("_file")
                 && FILE_SECRETS.contains(&base)
             {
                 let content = std::fs::read_to_string(v)
@@ -281,6 +385,7 @@ impl Config {
         if raw.workers == Some(0) {
             return Err(err("PLUGBOARD_WORKERS", "must be at least 1"));
         }
+        let platforms = validate_platforms(raw.platforms)?;
         tracing_subscriber::EnvFilter::try_new(&raw.log)
             .map_err(|e| err("PLUGBOARD_LOG", e.to_string()))?;
         Ok(Config {
@@ -304,6 +409,7 @@ impl Config {
             log_format: raw.log_format,
             log: raw.log,
             workers: raw.workers,
+            platforms,
         })
     }
 
@@ -420,13 +526,109 @@ mod tests {
     }
 
     #[test]
+    fn platform_credentials_come_from_env_file_and_secret_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.toml");
+        std::fs::write(
+            &file,
+            "[platforms.linkedin]\nclient_id = \"li-id\"\nclient_secret = \"li-secret\"\n",
+        )
+        .unwrap();
+        let secret = dir.path().join("tiktok-secret");
+        std::fs::write(&secret, "tt-secret\n").unwrap();
+        let c = Config::load_from(
+            Some(&file),
+            env(&[
+                ("PLUGBOARD_TWITTER_CLIENT_ID", "tw-id"),
+                ("PLUGBOARD_TWITTER_CLIENT_SECRET", "tw-secret"),
+                (
+                    "PLUGBOARD_TWITTER_BASE_URL",
+                    "http://127.0.0.1:9/sandbox/twitter",
+                ),
+                ("PLUGBOARD_TIKTOK_CLIENT_ID", "tt-id"),
+                (
+                    "PLUGBOARD_TIKTOK_CLIENT_SECRET_FILE",
+                    secret.to_str().unwrap(),
+                ),
+            ]),
+        )
+        .unwrap();
+        let tw = &c.platforms[&Platform::Twitter];
+        let (id, secret) = tw.credentials.as_ref().unwrap();
+        assert_eq!(
+            (id.as_str(), secret.expose().as_str()),
+            ("tw-id", "tw-secret")
+        );
+        assert_eq!(
+            tw.base_url.as_ref().unwrap().as_str(),
+            "http://127.0.0.1:9/sandbox/twitter"
+        );
+        assert_eq!(
+            c.platforms[&Platform::Tiktok]
+                .credentials
+                .as_ref()
+                .unwrap()
+                .1
+                .expose(),
+            "tt-secret"
+        );
+        assert_eq!(
+            c.platforms[&Platform::Linkedin]
+                .credentials
+                .as_ref()
+                .unwrap()
+                .0,
+            "li-id"
+        );
+        assert!(
+            !c.platforms.contains_key(&Platform::Reddit),
+            "unconfigured platforms are absent"
+        );
+        assert!(
+            !format!("{c:?}").contains("tw-secret"),
+            "Debug never shows secrets"
+        );
+    }
+
+    #[test]
+    fn incomplete_platform_settings_name_the_missing_variable() {
+        for (vars, setting) in [
+            (
+                &[("PLUGBOARD_REDDIT_CLIENT_ID", "x")][..],
+                "PLUGBOARD_REDDIT_CLIENT_SECRET",
+            ),
+            (
+                &[("PLUGBOARD_REDDIT_CLIENT_SECRET", "x")][..],
+                "PLUGBOARD_REDDIT_CLIENT_ID",
+            ),
+            (
+                &[("PLUGBOARD_SNAPCHAT_BASE_URL", "not a url")][..],
+                "PLUGBOARD_SNAPCHAT_BASE_URL",
+            ),
+        ] {
+            let e = Config::load_from(None, env(vars)).unwrap_err().to_string();
+            assert!(e.contains(setting), "{e}");
+            assert!(!e.contains('\n'));
+        }
+    }
+
+    #[test]
     fn unknown_variables_are_reported() {
         let unknown = unknown_env_vars(env(&[
             ("PLUGBOARD_LISTEN", "x"),
             ("PLUGBOARD_LISTN", "x"),
             ("PLUGBOARD_ENCRYPTION_KEY_FILE", "x"),
             ("PLUGBOARD_TEST_MONGODB_URI", "x"),
+            ("PLUGBOARD_TWITTER_CLIENT_ID", "x"),
+            ("PLUGBOARD_TWITTER_CLIENT_SECRET_FILE", "x"),
+            ("PLUGBOARD_MYSPACE_CLIENT_ID", "x"),
         ]));
-        assert_eq!(unknown, vec!["PLUGBOARD_LISTN".to_string()]);
+        assert_eq!(
+            unknown,
+            vec![
+                "PLUGBOARD_LISTN".to_string(),
+                "PLUGBOARD_MYSPACE_CLIENT_ID".to_string()
+            ]
+        );
     }
 }
