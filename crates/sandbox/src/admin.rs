@@ -1,0 +1,229 @@
+//! The sandbox's own surface: the landing page and the small JSON admin API that sets
+//! fault knobs, revokes a fake user's tokens and registers strict apps.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::errors::json_response;
+use crate::html::{escape, page};
+use crate::state::{
+    Client, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Faults, IdentityFault, TokenFault, with_state,
+};
+use crate::table::{FAKES, Fake, Renewal, find};
+
+fn bad_request(message: impl Into<String>) -> HttpResponse {
+    json_response(StatusCode::BAD_REQUEST, &json!({"error": message.into()}))
+}
+
+fn platform(slug: &str) -> Result<&'static Fake, String> {
+    find(slug).ok_or_else(|| format!("unknown sandbox platform {slug:?}"))
+}
+
+fn parse<T: for<'de> Deserialize<'de>>(body: &[u8]) -> Result<T, String> {
+    serde_json::from_slice(body).map_err(|e| format!("invalid JSON body: {e}"))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FaultsRequest {
+    platform: String,
+    /// Limits the knobs to one app, so parallel tests do not see each other's faults.
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    token: Option<TokenFault>,
+    #[serde(default)]
+    identity: Option<IdentityFault>,
+    #[serde(default)]
+    token_lifetime_seconds: Option<i64>,
+    #[serde(default)]
+    slow_millis: Option<u64>,
+}
+
+fn faults_json(platform: &str, client_id: Option<&str>, faults: &Faults) -> Value {
+    let mut v = serde_json::to_value(faults).unwrap_or_else(|_| json!({}));
+    if let Some(obj) = v.as_object_mut() {
+        obj.insert("platform".into(), json!(platform));
+        if let Some(id) = client_id {
+            obj.insert("clientId".into(), json!(id));
+        }
+    }
+    v
+}
+
+/// `POST /sandbox/_faults`: replaces the knobs of a platform (or of one app on it); a body
+/// with only `platform` (and `clientId`) clears them.
+pub(crate) async fn set_faults(body: web::Bytes) -> HttpResponse {
+    let req: FaultsRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(message) => return bad_request(message),
+    };
+    let fake = match platform(&req.platform) {
+        Ok(f) => f,
+        Err(message) => return bad_request(message),
+    };
+    if req.token_lifetime_seconds.is_some_and(|s| s < 0) {
+        return bad_request("tokenLifetimeSeconds must not be negative");
+    }
+    let faults = Faults {
+        token: req.token,
+        identity: req.identity,
+        token_lifetime_seconds: req.token_lifetime_seconds,
+        slow_millis: req.slow_millis,
+    };
+    with_state(|s| s.set_faults(fake.slug, req.client_id.clone(), faults.clone()));
+    json_response(
+        StatusCode::OK,
+        &faults_json(fake.slug, req.client_id.as_deref(), &faults),
+    )
+}
+
+/// `GET /sandbox/_faults`: every knob currently set.
+pub(crate) async fn list_faults() -> HttpResponse {
+    let all: Vec<Value> = with_state(|s| s.all_faults())
+        .iter()
+        .map(|(p, c, f)| faults_json(p, c.as_deref(), f))
+        .collect();
+    json_response(StatusCode::OK, &json!({ "faults": all }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct RevokeRequest {
+    platform: String,
+    username: String,
+    #[serde(default)]
+    client_id: Option<String>,
+}
+
+/// `POST /sandbox/_revoke`: the fake user withdraws the app's access, as a user does in
+/// the platform's settings; every access and refresh token of theirs stops working.
+pub(crate) async fn revoke(body: web::Bytes) -> HttpResponse {
+    let req: RevokeRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(message) => return bad_request(message),
+    };
+    let fake = match platform(&req.platform) {
+        Ok(f) => f,
+        Err(message) => return bad_request(message),
+    };
+    let revoked = with_state(|s| s.revoke_user(fake.slug, &req.username, req.client_id.as_deref()));
+    json_response(StatusCode::OK, &json!({ "revoked": revoked }))
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ClientRequest {
+    platform: String,
+    client_id: String,
+    client_secret: String,
+    redirect_uris: Vec<String>,
+}
+
+/// `POST /sandbox/_clients`: registers an app whose redirect URIs must match exactly, as
+/// on a real developer console.
+pub(crate) async fn register_client(body: web::Bytes) -> HttpResponse {
+    let req: ClientRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(message) => return bad_request(message),
+    };
+    let fake = match platform(&req.platform) {
+        Ok(f) => f,
+        Err(message) => return bad_request(message),
+    };
+    if req.client_id.is_empty() || req.client_secret.is_empty() || req.redirect_uris.is_empty() {
+        return bad_request("clientId, clientSecret and at least one redirect URI are required");
+    }
+    if req.client_id == DEFAULT_CLIENT_ID {
+        return bad_request("the default client cannot be replaced");
+    }
+    with_state(|s| {
+        s.register_client(
+            fake.slug,
+            req.client_id.clone(),
+            Client {
+                secret: req.client_secret,
+                redirect_uris: req.redirect_uris.clone(),
+            },
+        )
+    });
+    json_response(
+        StatusCode::CREATED,
+        &json!({"platform": fake.slug, "clientId": req.client_id, "redirectUris": req.redirect_uris}),
+    )
+}
+
+fn endpoint_rows(fake: &Fake) -> String {
+    let mut rows = vec![
+        (
+            "authorize (GET page, POST form)",
+            fake.authorize_path.to_owned(),
+        ),
+        ("token (POST)", fake.token_path.to_owned()),
+    ];
+    if let Renewal::LongLived {
+        exchange_path,
+        exchange_grant,
+        extend,
+        ..
+    } = fake.renewal
+    {
+        rows.push((
+            "long-lived exchange (GET)",
+            format!("{exchange_path}?grant_type={exchange_grant}"),
+        ));
+        if let Some((path, grant)) = extend {
+            rows.push(("extension (GET)", format!("{path}?grant_type={grant}")));
+        }
+    }
+    for p in fake.identity_paths {
+        rows.push(("identity (GET, Bearer)", (*p).to_owned()));
+    }
+    if let Some(p) = fake.revoke_path {
+        rows.push(("revoke (POST)", p.to_owned()));
+    }
+    rows.iter()
+        .map(|(what, path)| {
+            format!(
+                "<li>{what}: <code>/sandbox/{slug}{path}</code></li>",
+                slug = fake.slug,
+                path = escape(path)
+            )
+        })
+        .collect()
+}
+
+pub(crate) async fn index() -> HttpResponse {
+    let platforms: String = FAKES
+        .iter()
+        .map(|f| {
+            format!(
+                "<h3>{name} <small>(<code>{slug}</code>)</small></h3><ul>{rows}</ul>",
+                name = escape(f.name),
+                slug = f.slug,
+                rows = endpoint_rows(f)
+            )
+        })
+        .collect();
+    let body = format!(
+        "<h1>Plugboard sandbox</h1>\
+<p>Fake OAuth providers for trying Plugboard locally and for tests. A connector reaches a fake by \
+rebasing the platform's real URL onto <code>&lt;server&gt;/sandbox/&lt;platform&gt;</code>, keeping \
+the real path and query.</p>\
+<p>Every fake accepts the app <code>{id}</code> with secret <code>{secret}</code> and any http(s) \
+redirect URI. Apps with strict redirect URIs are registered with <code>POST /sandbox/_clients</code>.</p>\
+<h2>Fault knobs</h2><ul>\
+<li><code>POST /sandbox/_faults</code> <code>{{\"platform\":\"twitter\",\"clientId\":\"optional\",\
+\"token\":\"fail|slow|malformed|invalid_grant\",\"identity\":\"fail|unauthorized\",\
+\"tokenLifetimeSeconds\":5,\"slowMillis\":3000}}</code> — replaces the knobs; only \
+<code>platform</code> clears them. <code>GET /sandbox/_faults</code> lists them.</li>\
+<li><code>POST /sandbox/_revoke</code> <code>{{\"platform\":\"twitter\",\"username\":\"sandbox_user\"}}</code> \
+— kills every token of that fake user.</li></ul>\
+<h2>Platforms</h2>{platforms}",
+        id = DEFAULT_CLIENT_ID,
+        secret = DEFAULT_CLIENT_SECRET,
+    );
+    page(StatusCode::OK, "Plugboard sandbox", &body)
+}
