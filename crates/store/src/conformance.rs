@@ -26,6 +26,7 @@ macro_rules! conformance_tests {
             removed_account_is_hidden_and_reconnecting_revives_it_with_the_same_id,
             exactly_one_of_fifty_racing_consumers_wins_a_one_time_record,
             expired_one_time_record_cannot_be_consumed,
+            reading_a_one_time_record_does_not_take_it_and_purge_drops_dead_ones,
             two_claimers_never_hold_the_same_job,
             expired_job_lease_can_be_reclaimed_and_completion_needs_the_lease,
             named_lease_has_one_holder_until_it_expires,
@@ -276,6 +277,78 @@ pub async fn expired_one_time_record_cannot_be_consumed(store: StoreRef) {
     assert!(
         store
             .consume_one_time("k", "x", t0() - Duration::minutes(1))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+pub async fn reading_a_one_time_record_does_not_take_it_and_purge_drops_dead_ones(store: StoreRef) {
+    let record = |key: &str, expires_at| OneTimeRecord {
+        kind: "pending".into(),
+        key: key.into(),
+        owner_id: None,
+        payload: serde_json::json!({"key": key}),
+        expires_at,
+        created_at: t0(),
+    };
+    for r in [
+        record("live", t0() + Duration::hours(1)),
+        record("taken", t0() + Duration::hours(1)),
+        record("dead", t0() + Duration::minutes(1)),
+    ] {
+        store.put_one_time(&r).await.unwrap();
+    }
+    let now = t0() + Duration::minutes(5);
+    for _ in 0..3 {
+        let read = store.get_one_time("pending", "live", now).await.unwrap();
+        assert_eq!(
+            read.map(|r| r.payload),
+            Some(serde_json::json!({"key": "live"}))
+        );
+    }
+    assert!(
+        store
+            .consume_one_time("pending", "live", now)
+            .await
+            .unwrap()
+            .is_some(),
+        "reads did not take it"
+    );
+    assert!(
+        store
+            .consume_one_time("pending", "taken", now)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(
+        store.get_one_time("pending", "taken", now).await.unwrap(),
+        None,
+        "a taken record is gone for readers"
+    );
+    assert_eq!(
+        store.get_one_time("pending", "dead", now).await.unwrap(),
+        None,
+        "an expired record is gone for readers"
+    );
+    assert_eq!(
+        store.get_one_time("other", "live", now).await.unwrap(),
+        None,
+        "kind is part of the key"
+    );
+    store
+        .put_one_time(&record("fresh", t0() + Duration::hours(1)))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.purge_one_time(now).await.unwrap(),
+        3,
+        "two taken and one expired"
+    );
+    assert!(
+        store
+            .get_one_time("pending", "fresh", now)
             .await
             .unwrap()
             .is_some()

@@ -144,6 +144,16 @@ pub trait OneTimeStore: Send + Sync {
         key: &str,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<OneTimeRecord>>;
+    /// Reads a record that is unexpired and not taken, without taking it (a pending
+    /// selection is read by every listing call and taken once by the selection).
+    async fn get_one_time(
+        &self,
+        kind: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<OneTimeRecord>>;
+    /// Drops taken and expired records of every kind; returns how many went.
+    async fn purge_one_time(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 #[async_trait]

@@ -1282,6 +1282,38 @@ impl OneTimeStore for MongoStore {
             .map(one_time_from)
             .transpose()
     }
+
+    async fn get_one_time(
+        &self,
+        kind: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<OneTimeRecord>> {
+        self.coll(ONE_TIME)
+            .find_one(doc! {
+                "kind": kind,
+                "key": key,
+                "consumed_at": 0_i64,
+                "expires_at": { "$gt": ms(now) },
+            })
+            .await?
+            .as_ref()
+            .map(one_time_from)
+            .transpose()
+    }
+
+    async fn purge_one_time(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        let r = self
+            .coll(ONE_TIME)
+            .delete_many(doc! {
+                "$or": [
+                    { "consumed_at": { "$ne": 0_i64 } },
+                    { "expires_at": { "$lte": ms(now) } },
+                ],
+            })
+            .await?;
+        Ok(r.deleted_count)
+    }
 }
 
 #[async_trait]

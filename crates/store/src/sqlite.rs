@@ -1136,6 +1136,45 @@ impl OneTimeStore for SqliteStore {
         })
         .await
     }
+
+    async fn get_one_time(
+        &self,
+        kind: &str,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<OneTimeRecord>> {
+        let (k, key) = (kind.to_owned(), key.to_owned());
+        self.run(move |c| {
+            Ok(c.query_row(
+                "SELECT kind, key, owner_id, payload, expires_at, created_at FROM one_time
+                 WHERE kind = ?2 AND key = ?3 AND consumed_at IS NULL AND expires_at > ?1",
+                params![ms(now), k, key],
+                |r| {
+                    Ok(OneTimeRecord {
+                        kind: r.get(0)?,
+                        key: r.get(1)?,
+                        owner_id: r.get::<_, Option<String>>(2)?.map(parse_col).transpose()?,
+                        payload: json_col(r.get(3)?)?,
+                        expires_at: time(r.get(4)?)?,
+                        created_at: time(r.get(5)?)?,
+                    })
+                },
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn purge_one_time(&self, now: DateTime<Utc>) -> StoreResult<u64> {
+        self.write(move |tx| {
+            let n = tx.execute(
+                "DELETE FROM one_time WHERE consumed_at IS NOT NULL OR expires_at <= ?1",
+                params![ms(now)],
+            )?;
+            Ok(n as u64)
+        })
+        .await
+    }
 }
 
 #[async_trait]
