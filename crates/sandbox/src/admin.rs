@@ -9,7 +9,8 @@ use serde_json::{Value, json};
 use crate::errors::json_response;
 use crate::html::{escape, page};
 use crate::state::{
-    Client, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Faults, IdentityFault, TokenFault, with_state,
+    Client, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DestinationsFault, Faults, IdentityFault,
+    TokenFault, with_state,
 };
 use crate::table::{FAKES, Fake, Renewal, find};
 
@@ -36,6 +37,8 @@ struct FaultsRequest {
     token: Option<TokenFault>,
     #[serde(default)]
     identity: Option<IdentityFault>,
+    #[serde(default)]
+    destinations: Option<DestinationsFault>,
     #[serde(default)]
     token_lifetime_seconds: Option<i64>,
     #[serde(default)]
@@ -70,6 +73,7 @@ pub(crate) async fn set_faults(body: web::Bytes) -> HttpResponse {
     let faults = Faults {
         token: req.token,
         identity: req.identity,
+        destinations: req.destinations,
         token_lifetime_seconds: req.token_lifetime_seconds,
         slow_millis: req.slow_millis,
     };
@@ -184,6 +188,9 @@ fn endpoint_rows(fake: &Fake) -> String {
     if let Some(p) = fake.revoke_path {
         rows.push(("revoke (POST)", p.to_owned()));
     }
+    for (p, _) in fake.destinations.iter().flat_map(|d| d.endpoints) {
+        rows.push(("destinations (GET, Bearer)", (*p).to_owned()));
+    }
     rows.iter()
         .map(|(what, path)| {
             format!(
@@ -217,6 +224,7 @@ redirect URI. Apps with strict redirect URIs are registered with <code>POST /san
 <h2>Fault knobs</h2><ul>\
 <li><code>POST /sandbox/_faults</code> <code>{{\"platform\":\"twitter\",\"clientId\":\"optional\",\
 \"token\":\"fail|slow|malformed|invalid_grant\",\"identity\":\"fail|unauthorized\",\
+\"destinations\":\"fail|empty\",\
 \"tokenLifetimeSeconds\":5,\"slowMillis\":3000}}</code> — replaces the knobs; only \
 <code>platform</code> clears them. <code>GET /sandbox/_faults</code> lists them.</li>\
 <li><code>POST /sandbox/_revoke</code> <code>{{\"platform\":\"twitter\",\"username\":\"sandbox_user\"}}</code> \

@@ -11,7 +11,7 @@ use crate::html::{error_page, escape, page};
 use crate::identity::{DEFAULT_USERNAME, valid_username};
 use crate::params::Params;
 use crate::state::{CODE_LIFETIME_SECONDS, Challenge, CodeGrant, now, with_state};
-use crate::table::{Fake, PkceRule, RefreshIssued, scope_known};
+use crate::table::{Fake, MAX_DESTINATIONS, PkceRule, RefreshIssued, scope_known};
 
 /// A request that passed every check; `raw` is what the form carries back.
 struct AuthRequest {
@@ -212,11 +212,51 @@ fn refuse(fake: &Fake, err: AuthError) -> HttpResponse {
     }
 }
 
+/// What the user typed into the form, shown again when it is refused.
+struct Answers<'a> {
+    username: &'a str,
+    destinations: &'a str,
+}
+
+/// The form's `destinations` number: the platform's default when absent (scripts that post
+/// only a username), `None` when it is not a whole number from 0 to the maximum.
+fn destinations_answer(fake: &Fake, raw: Option<&str>) -> Option<u8> {
+    let Some(d) = &fake.destinations else {
+        return Some(0);
+    };
+    match raw.map(str::trim) {
+        None | Some("") => Some(d.default_count),
+        Some(v) => v.parse::<u8>().ok().filter(|n| *n <= MAX_DESTINATIONS),
+    }
+}
+
+fn default_destinations(fake: &Fake) -> String {
+    fake.destinations
+        .as_ref()
+        .map(|d| d.default_count.to_string())
+        .unwrap_or_default()
+}
+
+/// The number field of platforms that have listings; empty elsewhere.
+fn destinations_field(fake: &Fake, value: &str) -> String {
+    let Some(d) = &fake.destinations else {
+        return String::new();
+    };
+    format!(
+        "<p><label for=\"destinations\">How many {noun}</label><br>\
+<input id=\"destinations\" name=\"destinations\" type=\"number\" min=\"0\" max=\"{MAX_DESTINATIONS}\" value=\"{value}\" required>\
+<br><small>What the fake user has to pick from after the login (0 to {MAX_DESTINATIONS}); \
+the same name and number always give the same ones.</small></p>",
+        noun = escape(d.noun),
+        value = escape(value),
+    )
+}
+
 fn consent_form(
     req: &HttpRequest,
     fake: &Fake,
     ar: &AuthRequest,
-    username: &str,
+    answers: &Answers<'_>,
     problem: Option<&str>,
 ) -> HttpResponse {
     let scopes: String = if ar.scopes.is_empty() {
@@ -238,7 +278,7 @@ fn consent_form(
 <input type=\"hidden\" name=\"_request\" value=\"{request}\">\
 <p><label for=\"username\">Fake user name</label><br>\
 <input id=\"username\" name=\"username\" value=\"{username}\" maxlength=\"30\" pattern=\"[A-Za-z0-9_.\\-]+\" required>\
-<br><small>The same name always gives the same {name} user id.</small></p>\
+<br><small>The same name always gives the same {name} user id.</small></p>{destinations}\
 <p><button type=\"submit\" name=\"decision\" value=\"approve\">Approve</button>\
 <button type=\"submit\" name=\"decision\" value=\"deny\">Deny</button></p></form>",
         name = escape(fake.name),
@@ -246,7 +286,8 @@ fn consent_form(
         redirect = escape(&ar.redirect_uri),
         action = escape(req.path()),
         request = escape(&ar.raw.encode()),
-        username = escape(username),
+        username = escape(answers.username),
+        destinations = destinations_field(fake, answers.destinations),
     );
     let status = if problem.is_some() {
         StatusCode::BAD_REQUEST
@@ -258,7 +299,14 @@ fn consent_form(
 
 pub(crate) fn show(req: &HttpRequest, fake: &'static Fake) -> HttpResponse {
     match validate(fake, Params::parse(req.query_string().as_bytes())) {
-        Ok(ar) => consent_form(req, fake, &ar, DEFAULT_USERNAME, None),
+        Ok(ar) => {
+            let default = default_destinations(fake);
+            let answers = Answers {
+                username: DEFAULT_USERNAME,
+                destinations: &default,
+            };
+            consent_form(req, fake, &ar, &answers, None)
+        }
         Err(e) => refuse(fake, e),
     }
 }
@@ -277,15 +325,29 @@ pub(crate) fn decide(req: &HttpRequest, fake: &'static Fake, body: &[u8]) -> Htt
         Some("deny") => redirect(fake, &ar.redirect_uri, fake.denial, ar.state.as_deref()),
         Some("approve") => {
             let username = form.get("username").unwrap_or("").trim();
+            let raw_destinations = form.get("destinations");
+            let shown = raw_destinations
+                .map(|d| d.trim().to_owned())
+                .unwrap_or_else(|| default_destinations(fake));
+            let answers = Answers {
+                username,
+                destinations: &shown,
+            };
             if !valid_username(username) {
                 return consent_form(
                     req,
                     fake,
                     &ar,
-                    username,
+                    &answers,
                     Some("A fake user name is 1 to 30 letters, digits, '_', '.' or '-'."),
                 );
             }
+            let Some(destinations) = destinations_answer(fake, raw_destinations) else {
+                let problem = format!(
+                    "The number of destinations is a whole number from 0 to {MAX_DESTINATIONS}."
+                );
+                return consent_form(req, fake, &ar, &answers, Some(&problem));
+            };
             let code = with_state(|s| {
                 s.insert_code(CodeGrant {
                     platform: fake.slug,
@@ -295,6 +357,7 @@ pub(crate) fn decide(req: &HttpRequest, fake: &'static Fake, body: &[u8]) -> Htt
                     scopes: ar.scopes.clone(),
                     challenge: ar.challenge.clone(),
                     issue_refresh: ar.issue_refresh,
+                    destinations,
                     expires_at: now() + Duration::seconds(CODE_LIFETIME_SECONDS),
                 })
             });

@@ -111,7 +111,7 @@ impl TokenError {
     }
 }
 
-/// Why the identity endpoint refuses.
+/// Why an API endpoint (identity or listing) refuses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum ApiErrorKind {
     Unauthorized,
@@ -227,15 +227,79 @@ pub(crate) fn api_error(fake: &Fake, kind: ApiErrorKind) -> HttpResponse {
 }
 
 fn graph_error(message: &str, code: u32, subcode: Option<u32>) -> Value {
-    let mut err =
-        json!({"message": message, "type": "OAuthException", "code": code, "fbtrace_id": log_id()});
+    graph_error_of_type(message, "OAuthException", code, subcode)
+}
+
+/// The Graph API's `{error:{message, type, code, error_subcode?, fbtrace_id}}`.
+pub(crate) fn graph_error_of_type(
+    message: &str,
+    kind: &str,
+    code: u32,
+    subcode: Option<u32>,
+) -> Value {
+    let mut err = json!({"message": message, "type": kind, "code": code, "fbtrace_id": log_id()});
     if let (Some(sub), Some(obj)) = (subcode, err.as_object_mut()) {
         obj.insert("error_subcode".into(), json!(sub));
     }
     json!({ "error": err })
 }
 
-fn log_id() -> String {
+/// LinkedIn's REST error `{status, serviceErrorCode?, code, message}` (the 403 of a missing
+/// permission carries `serviceErrorCode` 100; version errors do not).
+pub(crate) fn linkedin_error(
+    status: StatusCode,
+    code: &str,
+    service_error_code: Option<u32>,
+    message: &str,
+) -> HttpResponse {
+    let mut body = json!({"status": status.as_u16(), "code": code, "message": message});
+    if let (Some(sec), Some(obj)) = (service_error_code, body.as_object_mut()) {
+        obj.insert("serviceErrorCode".into(), json!(sec));
+    }
+    json_response(status, &body)
+}
+
+/// Google's `{error:{code, message, status}}`, with a `google.rpc.BadRequest` detail naming
+/// the offending field when there is one.
+pub(crate) fn google_error(
+    status: StatusCode,
+    google_status: &str,
+    message: &str,
+    field: Option<(&str, &str)>,
+) -> HttpResponse {
+    let mut err = json!({"code": status.as_u16(), "message": message, "status": google_status});
+    if let (Some((field, description)), Some(obj)) = (field, err.as_object_mut()) {
+        obj.insert(
+            "details".into(),
+            json!([{
+                "@type": "type.googleapis.com/google.rpc.BadRequest",
+                "fieldViolations": [{"field": field, "description": description}],
+            }]),
+        );
+    }
+    json_response(status, &json!({ "error": err }))
+}
+
+/// Pinterest's `{code, message}`.
+pub(crate) fn pinterest_error(status: StatusCode, code: u32, message: &str) -> HttpResponse {
+    json_response(status, &json!({"code": code, "message": message}))
+}
+
+/// The Snap APIs' error envelope.
+pub(crate) fn snapchat_error(status: StatusCode, error_code: &str, message: &str) -> HttpResponse {
+    json_response(
+        status,
+        &json!({
+            "request_status": "ERROR",
+            "request_id": log_id(),
+            "debug_message": message,
+            "display_message": "We're sorry, but the requested resource is not available at this time",
+            "error_code": error_code,
+        }),
+    )
+}
+
+pub(crate) fn log_id() -> String {
     crate::state::random_token("log", "id")
 }
 

@@ -1,6 +1,7 @@
-//! The fake user behind a token and the platform's "who am I" endpoint. Ids derive from a
-//! hash of (platform, username), so reconnecting the same username yields the same
-//! platform user id, as reconnecting the same real account does.
+//! The fake user behind a token ([`authenticate`], shared with the listing endpoints) and
+//! the platform's "who am I" endpoint. Ids derive from a hash of (platform, username), so
+//! reconnecting the same username yields the same platform user id, as reconnecting the
+//! same real account does.
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse};
@@ -9,7 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::errors::{ApiErrorKind, api_error, json_response};
 use crate::params::Params;
-use crate::state::{IdentityFault, now, with_state};
+use crate::state::{AccessGrant, DestinationsFault, Faults, IdentityFault, now, with_state};
 use crate::table::{Fake, IdStyle, IdentityShape};
 
 /// The default on the authorize page.
@@ -46,8 +47,14 @@ fn from_alphabet(bytes: &[u8], alphabet: &[u8], len: usize) -> String {
 /// The platform's id for this fake user; `salt` tells apart several ids of one user
 /// (Instagram's app-scoped `id` and professional `user_id`).
 pub(crate) fn user_id(fake: &Fake, username: &str, salt: &str) -> String {
-    let d = digest(&[fake.slug, username, salt]);
-    match fake.id_style {
+    derived_id(fake.slug, username, salt, fake.id_style)
+}
+
+/// An id in `style` derived from (platform, username, salt): the same inputs always give
+/// the same id, so a reconnected user finds the same Pages, boards and locations.
+pub(crate) fn derived_id(slug: &str, username: &str, salt: &str, style: IdStyle) -> String {
+    let d = digest(&[slug, username, salt]);
+    match style {
         IdStyle::Digits { prefix, len } => {
             let tail = from_alphabet(&d, b"0123456789", len.saturating_sub(prefix.len()));
             format!("{prefix}{tail}")
@@ -80,26 +87,33 @@ pub(crate) fn user_id(fake: &Fake, username: &str, salt: &str) -> String {
     }
 }
 
-/// Where the sandbox serves this user's avatar.
-fn avatar(req: &HttpRequest, fake: &Fake, username: &str) -> String {
+/// Where the sandbox serves the avatar of `name` (a user, Page, board…); `name` is made of
+/// username characters and digits, so it needs no escaping.
+pub(crate) fn avatar_url(req: &HttpRequest, slug: &str, name: &str) -> String {
     let info = req.connection_info();
     format!(
-        "{}://{}/sandbox/_avatar/{}/{username}.svg",
+        "{}://{}/sandbox/_avatar/{slug}/{name}.svg",
         info.scheme(),
         info.host(),
-        fake.slug
     )
 }
 
-fn display_name(username: &str) -> String {
+pub(crate) fn display_name(username: &str) -> String {
     format!("{username} (sandbox)")
 }
 
-/// The identity JSON for `username`, in the platform's shape (platforms.md, "Identity").
-pub(crate) fn identity_json(req: &HttpRequest, fake: &Fake, username: &str) -> Value {
+/// The identity JSON for `username`, in the platform's shape (platforms.md,
+/// "Identity"). `destinations` is how many the user has, for YouTube, whose "who am I" is
+/// the channel list.
+pub(crate) fn identity_json(
+    req: &HttpRequest,
+    fake: &Fake,
+    username: &str,
+    destinations: usize,
+) -> Value {
     let id = user_id(fake, username, "");
     let name = display_name(username);
-    let pic = avatar(req, fake, username);
+    let pic = avatar_url(req, fake.slug, username);
     let email = format!("{username}@sandbox.plugboard.invalid");
     match fake.identity {
         IdentityShape::X => json!({"data": {
@@ -128,20 +142,7 @@ pub(crate) fn identity_json(req: &HttpRequest, fake: &Fake, username: &str) -> V
             "error": {"code": "ok", "message": "", "log_id": crate::state::random_token("log", "id")},
         }),
         IdentityShape::YoutubeChannels => {
-            let thumb = |size: u32| json!({"url": pic, "width": size, "height": size});
-            json!({
-                "kind": "youtube#channelListResponse", "etag": "sandbox",
-                "pageInfo": {"totalResults": 1, "resultsPerPage": 5},
-                "items": [{
-                    "kind": "youtube#channel", "etag": "sandbox", "id": id,
-                    "snippet": {
-                        "title": name, "description": "A fake YouTube channel in the Plugboard sandbox",
-                        "customUrl": format!("@{username}"), "publishedAt": "2020-01-01T00:00:00Z",
-                        "thumbnails": {"default": thumb(88), "medium": thumb(240), "high": thumb(800)},
-                    },
-                    "statistics": {"viewCount": "0", "subscriberCount": "0", "hiddenSubscriberCount": false, "videoCount": "0"},
-                }],
-            })
+            crate::destinations::youtube::channel_list(req, fake, username, destinations)
         }
         IdentityShape::GoogleUserinfo => json!({
             "sub": id, "name": name, "given_name": username, "family_name": "Sandbox",
@@ -179,7 +180,7 @@ pub(crate) fn identity_json(req: &HttpRequest, fake: &Fake, username: &str) -> V
 
 /// Keeps only the requested fields (plus the ones always returned), as X `user.fields`,
 /// Meta `fields` and TikTok `fields` do. `picture.type(large)` or `picture{url}` name `picture`.
-fn filter_fields(fake: &Fake, query: &Params, body: &mut Value) {
+pub(crate) fn filter_fields(fake: &Fake, query: &Params, body: &mut Value) {
     let Some(filter) = fake.field_filter else {
         return;
     };
@@ -216,29 +217,73 @@ fn bearer(req: &HttpRequest, fake: &Fake, query: &Params) -> Option<String> {
     })
 }
 
-pub(crate) fn identity(req: &HttpRequest, fake: &'static Fake) -> HttpResponse {
+/// A request to a platform API that carried a live token of this sandbox.
+pub(crate) struct Caller {
+    pub grant: AccessGrant,
+    pub token: String,
+    pub faults: Faults,
+    pub query: Params,
+}
+
+impl Caller {
+    /// How many destinations the listings show: the consent form's number, unless the
+    /// `destinations: "empty"` knob is set.
+    pub fn destinations(&self) -> usize {
+        if self.faults.destinations == Some(DestinationsFault::Empty) {
+            0
+        } else {
+            usize::from(self.grant.destinations)
+        }
+    }
+}
+
+/// Finds the live grant behind the request's token and applies the `identity` knobs, which
+/// stand for the platform refusing or failing every API call of the app. The error is
+/// rendered with [`api_error`].
+pub(crate) fn authenticate(req: &HttpRequest, fake: &'static Fake) -> Result<Caller, ApiErrorKind> {
     let query = Params::parse(req.query_string().as_bytes());
     let token = bearer(req, fake, &query);
     let now = now();
     let found = with_state(|s| {
-        let grant = token
-            .as_deref()
-            .and_then(|t| s.access.get(t))
+        let token = token?;
+        let grant = s
+            .access
+            .get(&token)
             .filter(|a| a.platform == fake.slug && a.expires_at > now)
             .cloned()?;
         let faults = s.faults(fake.slug, Some(&grant.client_id));
-        Some((grant, faults))
+        Some((token, grant, faults))
     });
-    let Some((grant, faults)) = found else {
-        return api_error(fake, ApiErrorKind::Unauthorized);
+    let Some((token, grant, faults)) = found else {
+        return Err(ApiErrorKind::Unauthorized);
     };
     match faults.identity {
-        Some(IdentityFault::Fail) => return api_error(fake, ApiErrorKind::ServerError),
-        Some(IdentityFault::Unauthorized) => return api_error(fake, ApiErrorKind::Unauthorized),
-        None => {}
+        Some(IdentityFault::Fail) => Err(ApiErrorKind::ServerError),
+        Some(IdentityFault::Unauthorized) => Err(ApiErrorKind::Unauthorized),
+        None => Ok(Caller {
+            grant,
+            token,
+            faults,
+            query,
+        }),
     }
-    let mut body = identity_json(req, fake, &grant.username);
-    filter_fields(fake, &query, &mut body);
+}
+
+pub(crate) fn identity(req: &HttpRequest, fake: &'static Fake) -> HttpResponse {
+    let caller = match authenticate(req, fake) {
+        Ok(c) => c,
+        Err(kind) => return api_error(fake, kind),
+    };
+    if let Some(page) = caller.grant.page {
+        // Graph's `/me` is the token's own node: with a Page token, the Page.
+        return crate::destinations::facebook::page_as_me(req, &caller, page);
+    }
+    let lists = fake.destinations.as_ref().is_some_and(|d| d.in_identity);
+    if lists && caller.faults.destinations == Some(DestinationsFault::Fail) {
+        return api_error(fake, ApiErrorKind::ServerError);
+    }
+    let mut body = identity_json(req, fake, &caller.grant.username, caller.destinations());
+    filter_fields(fake, &caller.query, &mut body);
     json_response(StatusCode::OK, &body)
 }
 

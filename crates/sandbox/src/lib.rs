@@ -8,6 +8,7 @@
 
 mod admin;
 mod authorize;
+mod destinations;
 mod errors;
 mod html;
 mod identity;
@@ -23,9 +24,11 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
-pub use state::{DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, Faults, IdentityFault, TokenFault};
+pub use state::{
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DestinationsFault, Faults, IdentityFault, TokenFault,
+};
 
-use crate::table::{Fake, Renewal, find, path_matches};
+use crate::table::{Fake, Renewal, find, listing_at, path_matches};
 
 /// The platforms that have a fake OAuth provider here.
 pub fn platforms() -> impl Iterator<Item = &'static str> {
@@ -88,6 +91,13 @@ async fn dispatch(
     if fake.identity_paths.iter().any(|p| at(p)) {
         return if get {
             identity::identity(&req, fake)
+        } else {
+            method_not_allowed()
+        };
+    }
+    if let Some((listing, captured)) = listing_at(fake, &path) {
+        return if get {
+            destinations::serve(&req, fake, listing, &captured)
         } else {
             method_not_allowed()
         };

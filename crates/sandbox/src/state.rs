@@ -45,6 +45,9 @@ pub(crate) struct CodeGrant {
     pub scopes: Vec<String>,
     pub challenge: Option<Challenge>,
     pub issue_refresh: bool,
+    /// How many Pages, organizations, boards… the fake user has (the consent form's
+    /// `destinations` field); carried into every token the grant leads to.
+    pub destinations: u8,
     pub expires_at: DateTime<Utc>,
 }
 
@@ -53,15 +56,14 @@ pub(crate) struct AccessGrant {
     pub platform: &'static str,
     pub client_id: String,
     pub username: String,
-    #[allow(
-        dead_code,
-        reason = "carried for scope checks at API endpoints, which come later"
-    )]
     pub scopes: Vec<String>,
+    pub destinations: u8,
     pub expires_at: DateTime<Utc>,
     pub long_lived: bool,
     /// The code it came from, so a replayed code can revoke it (RFC 6749 §4.1.2).
     pub from_code: Option<String>,
+    /// A Facebook Page token: the index of the user's Page it acts as.
+    pub page: Option<usize>,
 }
 
 #[derive(Clone)]
@@ -70,6 +72,7 @@ pub(crate) struct RefreshGrant {
     pub client_id: String,
     pub username: String,
     pub scopes: Vec<String>,
+    pub destinations: u8,
     pub expires_at: Option<DateTime<Utc>>,
     pub from_code: Option<String>,
 }
@@ -96,6 +99,15 @@ pub enum IdentityFault {
     Unauthorized,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DestinationsFault {
+    /// The listing endpoints answer 500 in the platform's error shape.
+    Fail,
+    /// Every listing is empty, whatever the consent form said.
+    Empty,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Faults {
@@ -103,6 +115,9 @@ pub struct Faults {
     pub token: Option<TokenFault>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<IdentityFault>,
+    /// Knob of the listing endpoints (Pages, organizations, boards, locations…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub destinations: Option<DestinationsFault>,
     /// Lifetime of access tokens issued from now on (and their `expires_in`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub token_lifetime_seconds: Option<i64>,
@@ -196,6 +211,34 @@ impl State {
         self.access.retain(|_, a| a.expires_at > now);
         let token = random_token(grant.platform, "at");
         self.access.insert(token.clone(), grant);
+        token
+    }
+
+    /// The Page token of one of the user's Pages: the live one issued before to this app
+    /// for this user and Page, else a new one. Reusing it keeps repeated listings from
+    /// filling the map, and matches Graph, which hands out the same kind of token each time.
+    /// Page tokens obtained from a user token do not expire (platforms.md §3); they die with
+    /// the user's revocation like every other token of theirs.
+    pub fn page_token(&mut self, user: &AccessGrant, page: usize) -> String {
+        let existing = self.access.iter().find(|(_, a)| {
+            a.page == Some(page)
+                && a.platform == user.platform
+                && a.client_id == user.client_id
+                && a.username == user.username
+        });
+        if let Some((token, _)) = existing {
+            return token.clone();
+        }
+        let token = random_token(user.platform, "page");
+        self.access.insert(
+            token.clone(),
+            AccessGrant {
+                expires_at: DateTime::<Utc>::MAX_UTC,
+                long_lived: true,
+                page: Some(page),
+                ..user.clone()
+            },
+        );
         token
     }
 

@@ -157,6 +157,45 @@ pub(crate) struct FieldFilter {
     pub at: &'static str,
 }
 
+/// A listing endpoint of the "secondary selection": what the user can pick after the login
+/// (platforms.md, "Secondary selection").
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Listing {
+    /// `/me/accounts`: the user's Pages, each with a Page token.
+    FacebookPages,
+    /// `/{id}`: one of the user's Pages or their linked Instagram accounts.
+    FacebookNode,
+    FacebookAdAccounts,
+    FacebookPermissions,
+    FacebookBusinesses,
+    LinkedinOrganizationAcls,
+    LinkedinOrganization,
+    /// `/v2/me`, the legacy profile that carries `vanityName`.
+    LinkedinMe,
+    PinterestBoards,
+    GoogleAccounts,
+    GoogleLocations,
+    SnapchatOrganizations,
+    SnapchatProfiles,
+    SnapchatMyProfile,
+}
+
+/// What a fake user can pick after the login, and where it is listed.
+#[derive(Debug)]
+pub(crate) struct Destinations {
+    /// What the consent page calls them.
+    pub noun: &'static str,
+    /// The consent form's default count.
+    pub default_count: u8,
+    /// Real paths; a `{name}` segment other than `{version}` captures one path segment.
+    pub endpoints: &'static [(&'static str, Listing)],
+    /// The identity endpoint is itself the listing (YouTube's `channels?mine=true`).
+    pub in_identity: bool,
+}
+
+/// The consent form accepts 0 to this many destinations.
+pub(crate) const MAX_DESTINATIONS: u8 = 5;
+
 #[derive(Debug)]
 pub(crate) struct Fake {
     pub slug: &'static str,
@@ -196,6 +235,7 @@ pub(crate) struct Fake {
     /// Meta also accepts `?access_token=` instead of a Bearer header.
     pub token_in_query: bool,
     pub field_filter: Option<FieldFilter>,
+    pub destinations: Option<Destinations>,
 }
 
 const STANDARD_DENIAL: &[(&str, &str)] = &[
@@ -279,6 +319,7 @@ pub(crate) static FAKES: &[Fake] = &[
             always: &["id", "name", "username"],
             at: "/data",
         }),
+        destinations: None,
     },
     // platforms.md §2a (Instagram API with Instagram Login)
     Fake {
@@ -335,6 +376,7 @@ pub(crate) static FAKES: &[Fake] = &[
             always: &["id"],
             at: "",
         }),
+        destinations: None,
     },
     // platforms.md §3
     Fake {
@@ -403,6 +445,18 @@ pub(crate) static FAKES: &[Fake] = &[
             always: &["id", "name"],
             at: "",
         }),
+        destinations: Some(Destinations {
+            noun: "Facebook Pages (and ad accounts)",
+            default_count: 2,
+            endpoints: &[
+                ("/{version}/me/accounts", Listing::FacebookPages),
+                ("/{version}/me/adaccounts", Listing::FacebookAdAccounts),
+                ("/{version}/me/permissions", Listing::FacebookPermissions),
+                ("/{version}/me/businesses", Listing::FacebookBusinesses),
+                ("/{version}/{id}", Listing::FacebookNode),
+            ],
+            in_identity: false,
+        }),
     },
     // platforms.md §4
     Fake {
@@ -453,6 +507,16 @@ pub(crate) static FAKES: &[Fake] = &[
         api_errors: ApiErrors::Linkedin,
         token_in_query: false,
         field_filter: None,
+        destinations: Some(Destinations {
+            noun: "organizations administered",
+            default_count: 2,
+            endpoints: &[
+                ("/rest/organizationAcls", Listing::LinkedinOrganizationAcls),
+                ("/rest/organizations/{id}", Listing::LinkedinOrganization),
+                ("/v2/me", Listing::LinkedinMe),
+            ],
+            in_identity: false,
+        }),
     },
     // platforms.md §5
     Fake {
@@ -499,6 +563,7 @@ pub(crate) static FAKES: &[Fake] = &[
             always: &["open_id"],
             at: "/data/user",
         }),
+        destinations: None,
     },
     // platforms.md §6
     Fake {
@@ -536,6 +601,12 @@ pub(crate) static FAKES: &[Fake] = &[
         api_errors: ApiErrors::Google,
         token_in_query: false,
         field_filter: None,
+        destinations: Some(Destinations {
+            noun: "YouTube channels",
+            default_count: 1,
+            endpoints: &[],
+            in_identity: true,
+        }),
     },
     // platforms.md §7
     Fake {
@@ -576,6 +647,15 @@ pub(crate) static FAKES: &[Fake] = &[
         api_errors: ApiErrors::Google,
         token_in_query: false,
         field_filter: None,
+        destinations: Some(Destinations {
+            noun: "business locations",
+            default_count: 2,
+            endpoints: &[
+                ("/v1/accounts", Listing::GoogleAccounts),
+                ("/v1/accounts/{id}/locations", Listing::GoogleLocations),
+            ],
+            in_identity: false,
+        }),
     },
     // platforms.md §8
     Fake {
@@ -628,6 +708,12 @@ pub(crate) static FAKES: &[Fake] = &[
         api_errors: ApiErrors::Pinterest,
         token_in_query: false,
         field_filter: None,
+        destinations: Some(Destinations {
+            noun: "boards",
+            default_count: 2,
+            endpoints: &[("/v5/boards", Listing::PinterestBoards)],
+            in_identity: false,
+        }),
     },
     // platforms.md §9
     Fake {
@@ -685,6 +771,7 @@ pub(crate) static FAKES: &[Fake] = &[
         api_errors: ApiErrors::Reddit,
         token_in_query: false,
         field_filter: None,
+        destinations: None,
     },
     // platforms.md §10
     Fake {
@@ -743,6 +830,7 @@ pub(crate) static FAKES: &[Fake] = &[
             always: &["id"],
             at: "",
         }),
+        destinations: None,
     },
     // platforms.md §11
     Fake {
@@ -784,6 +872,19 @@ pub(crate) static FAKES: &[Fake] = &[
         api_errors: ApiErrors::Snapchat,
         token_in_query: false,
         field_filter: None,
+        destinations: Some(Destinations {
+            noun: "public profiles",
+            default_count: 2,
+            endpoints: &[
+                ("/v1/me/organizations", Listing::SnapchatOrganizations),
+                (
+                    "/v1/organizations/{id}/public_profiles",
+                    Listing::SnapchatProfiles,
+                ),
+                ("/v1/public_profiles/my_profile", Listing::SnapchatMyProfile),
+            ],
+            in_identity: false,
+        }),
     },
 ];
 
@@ -793,23 +894,42 @@ pub(crate) fn find(slug: &str) -> Option<&'static Fake> {
 
 /// Whether `path` is the row's `pattern`, where a `{version}` segment matches `v<digits>[.<digits>]`.
 pub(crate) fn path_matches(pattern: &str, path: &str) -> bool {
+    path_captures(pattern, path).is_some()
+}
+
+/// The segments `path` gives the pattern's `{name}` placeholders (other than `{version}`),
+/// or `None` when it is not that pattern.
+pub(crate) fn path_captures<'p>(pattern: &str, path: &'p str) -> Option<Vec<&'p str>> {
     let mut want = pattern.split('/');
     let mut got = path.split('/');
+    let mut captured = Vec::new();
     loop {
         match (want.next(), got.next()) {
-            (None, None) => return true,
+            (None, None) => return Some(captured),
             (Some("{version}"), Some(seg)) => {
                 let ok = seg.strip_prefix('v').is_some_and(|v| {
                     !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.')
                 });
                 if !ok {
-                    return false;
+                    return None;
                 }
             }
+            (Some(a), Some(b)) if a.starts_with('{') && a.ends_with('}') && !b.is_empty() => {
+                captured.push(b);
+            }
             (Some(a), Some(b)) if a == b => {}
-            _ => return false,
+            _ => return None,
         }
     }
+}
+
+/// The listing endpoint at `path` and the segments it captured.
+pub(crate) fn listing_at<'p>(fake: &Fake, path: &'p str) -> Option<(Listing, Vec<&'p str>)> {
+    fake.destinations
+        .as_ref()?
+        .endpoints
+        .iter()
+        .find_map(|(pattern, listing)| path_captures(pattern, path).map(|c| (*listing, c)))
 }
 
 /// Whether the platform knows this scope.

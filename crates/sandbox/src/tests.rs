@@ -13,6 +13,8 @@ use url::Url;
 use crate::configure;
 use crate::table::{ClientAuth, FAKES, Fake, PkceRule, Renewal, find};
 
+mod destinations;
+
 const REDIRECT: &str = "https://app.example/callback/x?keep=1";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 
@@ -131,6 +133,20 @@ async fn submit_consent<S>(app: &S, uri: &str, username: &str, decision: &str) -
 where
     S: Service<actix_http::Request, Response = Resp, Error = actix_web::Error>,
 {
+    submit_consent_with(app, uri, username, decision, &[]).await
+}
+
+/// [`submit_consent`] with more form fields (`destinations`).
+async fn submit_consent_with<S>(
+    app: &S,
+    uri: &str,
+    username: &str,
+    decision: &str,
+    extra: &[(&str, &str)],
+) -> Resp
+where
+    S: Service<actix_http::Request, Response = Resp, Error = actix_web::Error>,
+{
     let page = test::call_service(app, test::TestRequest::get().uri(uri).to_request()).await;
     assert_eq!(page.status(), StatusCode::OK, "consent page for {uri}");
     let html = String::from_utf8(test::read_body(page).await.to_vec()).unwrap();
@@ -145,11 +161,17 @@ where
     let action = attr_after(&html, "method=\"post\"", "action");
     let hidden = attr_after(&html, "name=\"_request\"", "value");
     assert!(html.contains(&format!("value=\"{decision}\"")));
-    let form = encode(&[
-        ("_request".into(), hidden),
-        ("username".into(), username.into()),
-        ("decision".into(), decision.into()),
-    ]);
+    let mut fields = vec![
+        ("_request".to_owned(), hidden),
+        ("username".to_owned(), username.to_owned()),
+        ("decision".to_owned(), decision.to_owned()),
+    ];
+    fields.extend(
+        extra
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    );
+    let form = encode(&fields);
     let req = test::TestRequest::post()
         .uri(&action)
         .insert_header(("Content-Type", "application/x-www-form-urlencoded"))

@@ -266,9 +266,11 @@ fn exchange_code(
             client_id: client_id.to_owned(),
             username: grant.username.clone(),
             scopes: grant.scopes.clone(),
+            destinations: grant.destinations,
             expires_at: now + Duration::seconds(expires_in),
             long_lived: false,
             from_code: Some(code.to_owned()),
+            page: None,
         });
         let refresh = grant.issue_refresh.then(|| {
             let expires = fake.refresh_lifetime.map(|l| now + Duration::seconds(l));
@@ -277,6 +279,7 @@ fn exchange_code(
                 client_id: client_id.to_owned(),
                 username: grant.username.clone(),
                 scopes: grant.scopes.clone(),
+                destinations: grant.destinations,
                 expires_at: expires,
                 from_code: Some(code.to_owned()),
             });
@@ -360,9 +363,11 @@ fn refresh(
             client_id: client_id.to_owned(),
             username: grant.username.clone(),
             scopes: grant.scopes.clone(),
+            destinations: grant.destinations,
             expires_at: now + Duration::seconds(expires_in),
             long_lived: false,
             from_code: grant.from_code.clone(),
+            page: None,
         });
         let refresh = if rotates {
             // The old token dies with this use (platforms.md §1, §5, §8).
@@ -506,12 +511,13 @@ fn long_lived(
     Ok(issue_long_lived(&grant, lifetime(faults, long_lifetime)))
 }
 
+/// A live user token (Page tokens already never expire and are not exchanged).
 fn live_access(fake: &Fake, token: &str) -> Option<AccessGrant> {
     let now = now();
     with_state(|s| {
         s.access
             .get(token)
-            .filter(|a| a.platform == fake.slug && a.expires_at > now)
+            .filter(|a| a.platform == fake.slug && a.expires_at > now && a.page.is_none())
             .cloned()
     })
 }
