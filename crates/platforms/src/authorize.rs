@@ -116,7 +116,7 @@ pub(crate) fn encode_query(params: &[(&str, &str)]) -> String {
     out
 }
 
-fn percent_encode(s: &str, out: &mut String) {
+pub(crate) fn percent_encode(s: &str, out: &mut String) {
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
             out.push(char::from(b));

@@ -1,9 +1,14 @@
 //! Connectors to the social networks. Each OAuth network is a row of data ([`OAuthSpec`],
 //! one module per platform) read by pure builders for the authorization URL and the token
 //! requests; code is kept for the quirks (STYLE §1, ARCHITECTURE "Platforms: data first").
+//! Every module's `impl Connector` sends through the one HTTP engine (`engine`), and
+//! [`build_connector`] is the one place a platform is mapped to its connector.
 
 pub mod authorize;
+pub mod connector;
+mod engine;
 pub mod pkce;
+mod registry;
 pub mod spec;
 pub mod token;
 
@@ -21,7 +26,13 @@ pub mod twitter;
 pub mod youtube;
 
 pub use authorize::{AuthorizeRequest, BuildError, authorization_url};
+pub use connector::{
+    AuthorizeParams, Connector, ConnectorError, Connectors, Destination, Flavor, Identity,
+    PlatformApp, SelectionKind, TokenSet,
+};
+pub use engine::http_client;
 pub use pkce::{InvalidVerifier, PkceChallenge, PkceVerifier};
+pub use registry::build_connector;
 pub use spec::{
     BaseUrl, ClientAuth, LongLivedExchange, OAuthSpec, Pkce, Refresh, ResolvedSpec, SpecError,
     rebase,
@@ -32,16 +43,6 @@ pub use token::{
 };
 
 use plugboard_core::Platform;
-
-/// One social network as Plugboard sees it.
-pub trait Connector: Send + Sync {
-    fn platform(&self) -> Platform;
-
-    /// The network's OAuth dialect; `None` for networks that do not use OAuth.
-    fn oauth_spec(&self) -> Option<&'static OAuthSpec> {
-        oauth_spec(self.platform())
-    }
-}
 
 /// The OAuth dialect of a platform: the one place that maps a platform to its protocol data.
 /// `None` for Bluesky (app password), Telegram (bot + link code) and WhatsApp (Embedded
@@ -158,14 +159,78 @@ mod tests {
     }
 
     #[test]
-    fn connectors_find_their_spec_through_the_platform() {
-        struct Fake(Platform);
-        impl Connector for Fake {
-            fn platform(&self) -> Platform {
-                self.0
-            }
+    fn every_api_url_is_an_https_url_on_the_platforms_real_host() {
+        let cases = [
+            (twitter::IDENTITY_URL, "api.x.com"),
+            (instagram::IDENTITY_URL, "graph.instagram.com"),
+            (instagram::FACEBOOK_PAGES_URL, "graph.facebook.com"),
+            (facebook::IDENTITY_URL, "graph.facebook.com"),
+            (facebook::PAGES_URL, "graph.facebook.com"),
+            (linkedin::USERINFO_URL, "api.linkedin.com"),
+            (linkedin::ME_URL, "api.linkedin.com"),
+            (linkedin::ORGANIZATION_ACLS_URL, "api.linkedin.com"),
+            (linkedin::ORGANIZATION_URL, "api.linkedin.com"),
+            (tiktok::USER_INFO_URL, "open.tiktokapis.com"),
+            (youtube::CHANNELS_URL, "www.googleapis.com"),
+            (googlebusiness::USERINFO_URL, "www.googleapis.com"),
+            (
+                googlebusiness::ACCOUNTS_URL,
+                "mybusinessaccountmanagement.googleapis.com",
+            ),
+            (
+                googlebusiness::LOCATIONS_URL,
+                "mybusinessbusinessinformation.googleapis.com",
+            ),
+            (pinterest::USER_ACCOUNT_URL, "api.pinterest.com"),
+            (pinterest::BOARDS_URL, "api.pinterest.com"),
+            (reddit::ME_URL, "oauth.reddit.com"),
+            (threads::IDENTITY_URL, "graph.threads.net"),
+            (snapchat::ME_URL, "adsapi.snapchat.com"),
+            (snapchat::ORGANIZATIONS_URL, "adsapi.snapchat.com"),
+            (snapchat::PUBLIC_PROFILES_URL, "businessapi.snapchat.com"),
+        ];
+        for (raw, host) in cases {
+            let url = Url::parse(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));
+            assert_eq!(url.scheme(), "https", "{raw}");
+            assert_eq!(url.host_str(), Some(host), "{raw}");
+            assert!(url.fragment().is_none(), "{raw}");
         }
-        assert_eq!(Fake(Platform::Reddit).oauth_spec(), Some(&reddit::SPEC));
-        assert_eq!(Fake(Platform::Bluesky).oauth_spec(), None);
+    }
+
+    #[test]
+    fn every_oauth_platform_builds_a_connector_on_its_own_spec() {
+        let app = PlatformApp {
+            client_id: "cid".into(),
+            client_secret: plugboard_core::Secret::new("secret".into()),
+            base_url: None,
+            scopes: None,
+            user_agent: "test:plugboard:0.1".into(),
+        };
+        let clock: std::sync::Arc<dyn plugboard_core::Clock> =
+            std::sync::Arc::new(plugboard_core::SystemClock);
+        let build = |p, flavor| {
+            build_connector(
+                p,
+                flavor,
+                app.clone(),
+                reqwest::Client::new(),
+                clock.clone(),
+            )
+            .unwrap()
+        };
+        for p in Platform::ALL {
+            match (build(p, Flavor::Standard), oauth_spec(p)) {
+                (Some(c), Some(spec)) => {
+                    assert_eq!(c.platform(), p, "{p}");
+                    assert_eq!(c.spec().spec, spec, "{p}: connector on another spec");
+                }
+                (None, None) => {}
+                (c, spec) => panic!("{p}: connector {} but spec {spec:?}", c.is_some()),
+            }
+            let fb_login = build(p, Flavor::InstagramFacebookLogin);
+            assert_eq!(fb_login.is_some(), p == Platform::Instagram, "{p}");
+        }
+        let ig = build(Platform::Instagram, Flavor::InstagramFacebookLogin).unwrap();
+        assert_eq!(ig.spec().spec, &instagram::FACEBOOK_LOGIN);
     }
 }
