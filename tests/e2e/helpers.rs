@@ -27,13 +27,24 @@ pub async fn spawn_app() -> TestApp {
     spawn_app_with(|_| {}).await
 }
 
+pub async fn spawn_app_with_clock(clock: std::sync::Arc<dyn plugboard_core::Clock>) -> TestApp {
+    spawn_app_full(|_| {}, clock).await
+}
+
 pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
+    spawn_app_full(tweak, std::sync::Arc::new(plugboard_core::SystemClock)).await
+}
+
+async fn spawn_app_full(
+    tweak: impl FnOnce(&mut Config),
+    clock: std::sync::Arc<dyn plugboard_core::Clock>,
+) -> TestApp {
     let dir = tempfile::tempdir().unwrap();
     let mut config = Config::for_data_dir(dir.path());
     let key = random_key();
     config.bootstrap_api_key = Some(Secret::new(key.clone()));
     tweak(&mut config);
-    let app = Application::build(config)
+    let app = Application::build_with_clock(config, clock)
         .await
         .expect("application builds");
     let base = format!("http://127.0.0.1:{}", app.port());

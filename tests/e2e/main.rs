@@ -8,11 +8,15 @@
     reason = "test code"
 )]
 
+mod flows;
 mod helpers;
 
 mod accounts;
 mod api_keys;
 mod binary;
+mod browser;
+mod connect;
+mod connect_security;
 mod hygiene;
 mod mongodb;
 mod profiles;

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub param: Option<&'static str>,
     pub details: Option<Box<serde_json::Value>>,
     pub required_group: Option<&'static str>,
+    /// The platform's own error description (502s on platform failures).
+    pub platform_error: Option<String>,
 }
 
 #[derive(Serialize, utoipa::ToSchema)]
@@ -34,6 +36,8 @@ pub struct ErrorBody {
     details: Option<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     required_group: Option<&'static str>,
+    #[serde(rename = "platformError", skip_serializing_if = "Option::is_none")]
+    platform_error: Option<String>,
 }
 
 impl ApiError {
@@ -45,6 +49,7 @@ impl ApiError {
             param: None,
             details: None,
             required_group: None,
+            platform_error: None,
         }
     }
 
@@ -78,6 +83,7 @@ impl ApiError {
             404 => "not_found",
             429 => "rate_limit_error",
             400..=499 => "invalid_request_error",
+            502 => "platform_error",
             _ => "api_error",
         }
     }
@@ -108,6 +114,7 @@ impl ResponseError for ApiError {
             param: self.param,
             details: self.details.as_deref().cloned(),
             required_group: self.required_group,
+            platform_error: self.platform_error.clone(),
         })
     }
 }
@@ -117,6 +124,13 @@ fn not_found_code(what: &str) -> &'static str {
         "Profile" => "profile_not_found",
         "Account" => "account_not_found",
         "API key" => "api_key_not_found",
+        "Pending selection" => "pending_selection_not_found",
+        "Page" => "page_not_found",
+        "Organization" => "organization_not_found",
+        "Board" => "board_not_found",
+        "Location" => "location_not_found",
+        "Public profile" => "public_profile_not_found",
+        "Telegram code" => "code_not_found",
         _ => "not_found",
     }
 }
@@ -157,6 +171,27 @@ impl From<ServiceError> for ApiError {
             } => ApiError {
                 details: details.map(Box::new),
                 ..ApiError::new(conflict_status(code), code, message)
+            },
+            ServiceError::BadRequest {
+                code,
+                message,
+                param,
+            } => ApiError {
+                param,
+                ..ApiError::new(StatusCode::BAD_REQUEST, code, message)
+            },
+            // A 4xx: the request is fine but this server is not set up to serve it, which
+            // the operator fixes, not a retry.
+            ServiceError::NotConfigured { message } => {
+                ApiError::new(StatusCode::BAD_REQUEST, "platform_not_configured", message)
+            }
+            ServiceError::Upstream {
+                code,
+                message,
+                details,
+            } => ApiError {
+                platform_error: details,
+                ..ApiError::new(StatusCode::BAD_GATEWAY, code, message)
             },
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
@@ -231,6 +266,38 @@ mod tests {
                 "internal_error",
             ),
             (ServiceError::Internal("boom".into()), 500, "internal_error"),
+            (
+                ServiceError::BadRequest {
+                    code: "INVALID_REDIRECT_URL",
+                    message: "x".into(),
+                    param: Some("redirect_url"),
+                },
+                400,
+                "INVALID_REDIRECT_URL",
+            ),
+            (
+                ServiceError::NotConfigured {
+                    message: "x".into(),
+                },
+                400,
+                "platform_not_configured",
+            ),
+            (
+                ServiceError::Upstream {
+                    code: "token_exchange_failed",
+                    message: "x".into(),
+                    details: None,
+                },
+                502,
+                "token_exchange_failed",
+            ),
+            (
+                ServiceError::NotFound {
+                    what: "Pending selection",
+                },
+                404,
+                "pending_selection_not_found",
+            ),
         ];
         for (err, status, code) in table {
             let label = format!("{err:?}");

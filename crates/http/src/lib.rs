@@ -6,6 +6,7 @@ pub mod error;
 pub mod extract;
 pub mod metrics;
 pub mod middleware;
+pub mod pages;
 pub mod query;
 pub mod routes;
 
@@ -17,7 +18,7 @@ use plugboard_service::Services;
 use std::net::TcpListener;
 use std::sync::Arc;
 use utoipa::OpenApi;
-use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, Http, HttpAuthScheme, SecurityScheme};
 use utoipa_actix_web::{AppExt, scope};
 
 pub use metrics::Metrics;
@@ -47,6 +48,13 @@ impl utoipa::Modify for BearerAuth {
             "bearerAuth",
             SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
         );
+        components.add_security_scheme(
+            "connectToken",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Connect-Token",
+                "The connect_token handed back on a headless redirect (15 minutes)",
+            ))),
+        );
     }
 }
 
@@ -56,6 +64,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
         .into_utoipa_app()
         .openapi(BaseDoc::openapi())
         .service(scope::scope("/v1").configure(routes::v1))
+        .configure(routes::pages)
         .configure(routes::system)
         .split_for_parts();
     api
@@ -101,6 +110,7 @@ pub fn server(
             .wrap(actix_web::middleware::from_fn(middleware::observe))
             .into_utoipa_app()
             .service(scope::scope("/v1").configure(routes::v1))
+            .configure(routes::pages)
             .configure(routes::system)
             .into_app();
         let app = match sandbox {

@@ -2,13 +2,16 @@
 //! Tests build it with a config made in code and port 0.
 
 use crate::config::{Config, StoreKind};
-use plugboard_core::{Keyring, Secret, SystemClock};
+use plugboard_core::{Clock, Keyring, Platform, Secret, SystemClock};
 use plugboard_http::{Metrics, ServerOptions};
+use plugboard_platforms::{BaseUrl, Connectors, Flavor, PlatformApp, build_connector};
 use plugboard_service::Services;
 use plugboard_service::bootstrap::Bootstrap;
+use plugboard_service::connect::ConnectContext;
 use plugboard_store::Store;
 use plugboard_store::mongo::MongoStore;
 use plugboard_store::sqlite::SqliteStore;
+use std::collections::BTreeSet;
 use std::net::{SocketAddr, TcpListener};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -31,6 +34,122 @@ pub enum StartError {
     KeyFile { path: PathBuf, message: String },
     #[error("first start: {0}")]
     Bootstrap(String),
+    #[error("platform {platform}: {message}")]
+    Platform { platform: Platform, message: String },
+}
+
+/// The Reddit API asks for `<platform>:<app id>:<version> (by /u/<user>)`; operators set
+/// theirs with `PLUGBOARD_REDDIT_USER_AGENT`.
+fn default_user_agent() -> String {
+    format!("web:plugboard:{} (self-hosted)", env!("CARGO_PKG_VERSION"))
+}
+
+/// Where the sandbox serves a platform: `<public url>/sandbox/<platform>`.
+fn sandbox_base(public_url: &url::Url, platform: Platform) -> String {
+    format!(
+        "{}/sandbox/{platform}",
+        public_url.as_str().trim_end_matches('/')
+    )
+}
+
+/// One connector per OAuth platform that has app credentials, or that the sandbox serves.
+/// Instagram through Facebook Login is the Facebook app's (platforms.md §2b).
+pub fn connect_context(
+    config: &Config,
+    public_url: &url::Url,
+    clock: Arc<dyn Clock>,
+) -> Result<ConnectContext, StartError> {
+    let http = plugboard_platforms::http_client()
+        .map_err(|e| StartError::Bootstrap(format!("HTTP client: {e}")))?;
+    let mut connectors = Connectors::new();
+    let mut sandboxed = BTreeSet::new();
+    for platform in Platform::ALL {
+        if plugboard_platforms::oauth_spec(platform).is_none() {
+            continue;
+        }
+        let flavors: &[Flavor] = if platform == Platform::Instagram {
+            &[Flavor::Standard, Flavor::InstagramFacebookLogin]
+        } else {
+            &[Flavor::Standard]
+        };
+        for &flavor in flavors {
+            let source = if flavor == Flavor::InstagramFacebookLogin {
+                Platform::Facebook
+            } else {
+                platform
+            };
+            let settings = config.platforms.get(&source).cloned().unwrap_or_default();
+            let fail = |message: String| StartError::Platform { platform, message };
+            let base = |raw: Option<String>| {
+                raw.map(|u| BaseUrl::parse(&u).map_err(|e| fail(e.to_string())))
+                    .transpose()
+            };
+            // Facebook's own scope override is for Pages; Instagram's Facebook Login keeps
+            // its Instagram scopes.
+            let scopes = if flavor == Flavor::Standard {
+                settings.scopes.clone()
+            } else {
+                None
+            };
+            let user_agent = settings
+                .user_agent
+                .clone()
+                .unwrap_or_else(default_user_agent);
+            let app = match &settings.credentials {
+                Some((id, secret)) => PlatformApp {
+                    client_id: id.clone(),
+                    client_secret: secret.clone(),
+                    base_url: base(settings.base_url.as_ref().map(|u| u.to_string()))?,
+                    scopes,
+                    user_agent,
+                },
+                None if config.sandbox => {
+                    sandboxed.insert(platform);
+                    let scopes = scopes.or_else(|| sandbox_scopes(platform));
+                    PlatformApp {
+                        client_id: plugboard_sandbox::DEFAULT_CLIENT_ID.into(),
+                        client_secret: Secret::new(plugboard_sandbox::DEFAULT_CLIENT_SECRET.into()),
+                        base_url: base(Some(
+                            settings
+                                .base_url
+                                .as_ref()
+                                .map(|u| u.to_string())
+                                .unwrap_or_else(|| sandbox_base(public_url, source)),
+                        ))?,
+                        scopes,
+                        user_agent,
+                    }
+                }
+                None => continue,
+            };
+            if let Some(c) = build_connector(platform, flavor, app, http.clone(), clock.clone())
+                .map_err(|e| fail(e.to_string()))?
+            {
+                connectors.insert(flavor, c);
+            }
+        }
+    }
+    Ok(ConnectContext::new(
+        connectors,
+        public_url.clone(),
+        sandboxed,
+    ))
+}
+
+/// The sandbox grants everything, so it can offer what gated products would: LinkedIn
+/// organization pages (Community Management API).
+fn sandbox_scopes(platform: Platform) -> Option<Vec<String>> {
+    match platform {
+        Platform::Linkedin => Some(
+            plugboard_platforms::linkedin::SPEC
+                .scopes
+                .iter()
+                .chain(plugboard_platforms::linkedin::ORGANIZATION_SCOPES)
+                .map(|s| (*s).to_owned())
+                .collect(),
+        ),
+        _ => None,
+    }
 }
 
 pub const KEY_FILE: &str = "encryption.key";
@@ -153,13 +272,16 @@ fn redact_uri(message: &str, uri: &str) -> String {
 
 /// Store, keyring and clock: what the server and the CLI both need.
 pub async fn services(config: &Config) -> Result<Services, StartError> {
+    services_with_clock(config, Arc::new(SystemClock)).await
+}
+
+async fn services_with_clock(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+) -> Result<Services, StartError> {
     let keyring = keyring(config)?;
     let store = open_store(config).await?;
-    Ok(Services::new(
-        store,
-        Arc::new(SystemClock),
-        Arc::new(keyring),
-    ))
+    Ok(Services::new(store, clock, Arc::new(keyring)))
 }
 
 pub struct Application {
@@ -173,7 +295,15 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: Config) -> Result<Application, StartError> {
-        let services = services(&config).await?;
+        Self::build_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    /// Like [`Application::build`] with another clock (tests move a manual one).
+    pub async fn build_with_clock(
+        config: Config,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Application, StartError> {
+        let services = services_with_clock(&config, clock).await?;
         let bootstrap = services
             .bootstrap(config.bootstrap_api_key.as_ref())
             .await
@@ -193,6 +323,11 @@ impl Application {
             })?,
         };
         let metrics = Arc::new(Metrics::new().map_err(|e| StartError::Bootstrap(e.to_string()))?);
+        let services = services.clone().with_connect(connect_context(
+            &config,
+            &public_url,
+            services.clock.clone(),
+        )?);
         let server = plugboard_http::server(
             services.clone(),
             metrics,

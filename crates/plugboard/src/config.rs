@@ -53,10 +53,19 @@ struct RawPlatform {
     client_id: Option<String>,
     client_secret: Option<String>,
     base_url: Option<String>,
+    /// Replaces the default scopes; a TOML list, or comma-separated in the environment.
+    scopes: Option<Vec<String>>,
+    user_agent: Option<String>,
 }
 
 /// Per-platform settings: `PLUGBOARD_<PLATFORM>_<FIELD>` in the environment.
-const PLATFORM_FIELDS: &[&str] = &["client_id", "client_secret", "base_url"];
+const PLATFORM_FIELDS: &[&str] = &[
+    "client_id",
+    "client_secret",
+    "base_url",
+    "scopes",
+    "user_agent",
+];
 
 /// `twitter_client_id` → (`twitter`, `client_id`) when it names a platform setting.
 fn platform_setting(key: &str) -> Option<(Platform, &'static str)> {
@@ -135,6 +144,10 @@ pub struct PlatformSettings {
     pub credentials: Option<(String, Secret<String>)>,
     /// Replaces the origin of every URL of the platform (a self-hosted proxy, a test fake).
     pub base_url: Option<url::Url>,
+    /// Replaces the connector's default scopes (an app approved for more, or fewer).
+    pub scopes: Option<Vec<String>>,
+    /// Sent where the platform wants a descriptive User-Agent (Reddit).
+    pub user_agent: Option<String>,
 }
 
 /// A configuration error: one line, naming the setting.
@@ -218,11 +231,40 @@ fn validate_platforms(
                 Some(url)
             }
         };
+        let scopes = match p.scopes {
+            None => None,
+            Some(list) => {
+                let list: Vec<String> = list
+                    .iter()
+                    .map(|s| s.trim().to_owned())
+                    .filter(|s| !s.is_empty())
+                    .collect();
+                if list.is_empty() || list.iter().any(|s| s.contains(char::is_whitespace)) {
+                    return Err(err(
+                        &setting("scopes"),
+                        "must be a non-empty comma-separated list of scopes without spaces",
+                    ));
+                }
+                Some(list)
+            }
+        };
+        let user_agent = nonempty(p.user_agent).map(|u| u.trim().to_owned());
+        if user_agent
+            .as_deref()
+            .is_some_and(|u| u.chars().any(char::is_control))
+        {
+            return Err(err(
+                &setting("user_agent"),
+                "must be one line of printable text",
+            ));
+        }
         out.insert(
             platform,
             PlatformSettings {
                 credentials,
                 base_url,
+                scopes,
+                user_agent,
             },
         );
     }
@@ -276,7 +318,7 @@ impl Config {
             }
         }
         for (key, value) in plain {
-            let value = if key == "encryption_previous_keys" {
+            let value = if key == "encryption_previous_keys" || key.ends_with(".scopes") {
                 figment::value::Value::from(
                     value
                         .split(',')
@@ -588,6 +630,50 @@ mod tests {
             !format!("{c:?}").contains("tw-secret"),
             "Debug never shows secrets"
         );
+    }
+
+    #[test]
+    fn platform_scopes_and_user_agent_come_from_a_comma_list_or_a_toml_array() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.toml");
+        std::fs::write(
+            &file,
+            "[platforms.linkedin]\nscopes = [\"openid\", \"rw_organization_admin\"]\n",
+        )
+        .unwrap();
+        let c = Config::load_from(
+            Some(&file),
+            env(&[
+                (
+                    "PLUGBOARD_TWITTER_SCOPES",
+                    "tweet.read, users.read,offline.access",
+                ),
+                ("PLUGBOARD_REDDIT_USER_AGENT", "web:acme:1.0 (by /u/acme)"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.platforms[&Platform::Twitter].scopes.as_deref(),
+            Some(
+                &[
+                    "tweet.read".to_owned(),
+                    "users.read".into(),
+                    "offline.access".into()
+                ][..]
+            )
+        );
+        assert_eq!(
+            c.platforms[&Platform::Linkedin].scopes.as_deref(),
+            Some(&["openid".to_owned(), "rw_organization_admin".into()][..])
+        );
+        assert_eq!(
+            c.platforms[&Platform::Reddit].user_agent.as_deref(),
+            Some("web:acme:1.0 (by /u/acme)")
+        );
+        let e = Config::load_from(None, env(&[("PLUGBOARD_TIKTOK_SCOPES", " , ")]))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("PLUGBOARD_TIKTOK_SCOPES"), "{e}");
     }
 
     #[test]

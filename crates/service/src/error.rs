@@ -28,6 +28,24 @@ pub enum ServiceError {
         message: String,
         details: Option<serde_json::Value>,
     },
+    /// Bad input with its own stable code (`INVALID_REDIRECT_URL`, `unsupported_platform`…).
+    #[error("{message}")]
+    BadRequest {
+        code: &'static str,
+        message: String,
+        param: Option<&'static str>,
+    },
+    /// The server is not set up for this (a platform without app credentials).
+    #[error("{message}")]
+    NotConfigured { message: String },
+    /// A platform refused or failed a call made on the caller's behalf. `details` is the
+    /// platform's own description, free of secrets.
+    #[error("{message}")]
+    Upstream {
+        code: &'static str,
+        message: String,
+        details: Option<String>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("{0}")]

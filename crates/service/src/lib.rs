@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod auth;
 pub mod bootstrap;
+pub mod connect;
 mod error;
 pub mod idempotency;
 pub mod profiles;
@@ -23,6 +24,9 @@ pub struct Services {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub keyring: Arc<Keyring>,
+    /// Connectors and public URL for the connect flow; `None` where only account
+    /// management runs (the CLI).
+    pub connect: Option<Arc<connect::ConnectContext>>,
 }
 
 impl Services {
@@ -31,7 +35,20 @@ impl Services {
             store,
             clock,
             keyring,
+            connect: None,
         }
+    }
+
+    /// The same services with the connect flow enabled.
+    pub fn with_connect(mut self, connect: connect::ConnectContext) -> Self {
+        self.connect = Some(Arc::new(connect));
+        self
+    }
+
+    pub(crate) fn connect_context(&self) -> ServiceResult<&connect::ConnectContext> {
+        self.connect.as_deref().ok_or_else(|| {
+            ServiceError::Internal("the connect flow is not set up in this process".into())
+        })
     }
 
     /// The caller's view of the store: every query filtered by the caller's owner.

@@ -4,7 +4,9 @@
 pub mod accounts;
 pub mod api_keys;
 pub mod auth;
+pub mod connect;
 pub mod profiles;
+pub mod selection;
 pub mod system;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -24,7 +26,30 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(accounts::get)
         .service(accounts::update)
         .service(accounts::move_to_profile)
-        .service(accounts::delete);
+        .service(accounts::delete)
+        // Fixed paths before `/connect/{platform}`, which would otherwise match them.
+        .service(connect::pending_data)
+        .service(selection::facebook_pages)
+        .service(selection::facebook_select)
+        .service(selection::instagram_pages)
+        .service(selection::instagram_select)
+        .service(selection::linkedin_organizations)
+        .service(selection::linkedin_select)
+        .service(selection::pinterest_boards)
+        .service(selection::pinterest_select)
+        .service(selection::snapchat_profiles)
+        .service(selection::snapchat_select)
+        .service(selection::google_locations)
+        .service(selection::google_select)
+        .service(connect::start)
+        .service(connect::complete);
+}
+
+/// Browser pages outside `/v1`: the provider callback and the hosted picker.
+pub fn pages(cfg: &mut ServiceConfig) {
+    cfg.service(crate::pages::callback)
+        .service(crate::pages::picker)
+        .service(crate::pages::pick);
 }
 
 /// Health, readiness, metrics and the OpenAPI document.
