@@ -272,6 +272,20 @@ async fn every_authenticated_route_rejects_missing_malformed_and_revoked_keys() 
         (Method::PUT, format!("/v1/accounts/{some}")),
         (Method::PATCH, format!("/v1/accounts/{some}")),
         (Method::DELETE, format!("/v1/accounts/{some}")),
+        (Method::GET, format!("/v1/accounts/{some}/facebook-page")),
+        (Method::PUT, format!("/v1/accounts/{some}/facebook-page")),
+        (
+            Method::GET,
+            format!("/v1/accounts/{some}/linkedin-organizations"),
+        ),
+        (
+            Method::PUT,
+            format!("/v1/accounts/{some}/linkedin-organization"),
+        ),
+        (Method::GET, format!("/v1/accounts/{some}/pinterest-boards")),
+        (Method::PUT, format!("/v1/accounts/{some}/pinterest-boards")),
+        (Method::GET, format!("/v1/accounts/{some}/gmb-locations")),
+        (Method::PUT, format!("/v1/accounts/{some}/gmb-locations")),
         (
             Method::GET,
             "/v1/connect/twitter?profileId=6553f100aaaaaaaaaaaaaaaa".to_owned(),

@@ -11,6 +11,7 @@
 mod flows;
 mod helpers;
 
+mod account_destinations;
 mod accounts;
 mod api_keys;
 mod binary;

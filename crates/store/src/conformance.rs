@@ -38,6 +38,7 @@ macro_rules! conformance_tests {
             profile_listing_puts_default_first_and_pages,
             profile_update_applies_patch_and_moves_default_flag,
             moving_accounts_between_profiles,
+            retargeting_an_account_keeps_its_id_and_refuses_a_taken_identity,
             api_keys_are_found_by_hash_and_deleted_per_owner,
             first_api_key_is_inserted_only_into_an_empty_store,
             token_replacement_is_compare_and_swap,
@@ -352,6 +353,72 @@ pub async fn reading_a_one_time_record_does_not_take_it_and_purge_drops_dead_one
             .await
             .unwrap()
             .is_some()
+    );
+}
+
+pub async fn retargeting_an_account_keeps_its_id_and_refuses_a_taken_identity(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let p = profile(&store, &o, "Main").await;
+    let page = |dest: &str| AccountUpsert {
+        destination_id: dest.into(),
+        ..identity(&o, &p, Platform::Facebook, "user-1")
+    };
+    let a = store.upsert_account(&page("page-a"), t0()).await.unwrap();
+    let b = store.upsert_account(&page("page-b"), t0()).await.unwrap();
+    let change = |dest: &str| AccountRetarget {
+        destination_id: dest.into(),
+        username: Some("new_page".into()),
+        display_name: Some("New Page".into()),
+        profile_picture: None,
+        profile_url: Some("https://www.facebook.com/page-c".into()),
+        metadata: serde_json::json!({"selectedPageId": dest})
+            .as_object()
+            .unwrap()
+            .clone(),
+        tokens: Some(Sealed::from_stored("v1.k.c2VhbGVk".into())),
+        token_expires_at: None,
+    };
+    let moved = store
+        .retarget_account(&o, &a.id, &change("page-c"), t0() + Duration::minutes(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(moved.id, a.id);
+    assert_eq!(moved.destination_id, "page-c");
+    assert_eq!(moved.display_name.as_deref(), Some("New Page"));
+    assert_eq!(moved.profile_picture, None, "cleared");
+    assert_eq!(moved.metadata["selectedPageId"], "page-c");
+    assert_eq!(
+        moved.tokens.as_ref().map(Sealed::as_stored),
+        Some("v1.k.c2VhbGVk")
+    );
+    assert!(
+        matches!(
+            store
+                .retarget_account(&o, &a.id, &change("page-b"), t0())
+                .await,
+            Err(StoreError::Conflict { .. })
+        ),
+        "page-b is another live account"
+    );
+    store.remove_account(&o, &b.id, t0()).await.unwrap();
+    let again = store
+        .retarget_account(&o, &a.id, &change("page-b"), t0())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (again.id, again.destination_id.as_str()),
+        (a.id.clone(), "page-b"),
+        "a tombstone does not block"
+    );
+    let stranger = owner(&store, "other").await;
+    assert_eq!(
+        store
+            .retarget_account(&stranger, &a.id, &change("x"), t0())
+            .await
+            .unwrap(),
+        None
     );
 }
 

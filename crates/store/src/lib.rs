@@ -96,6 +96,15 @@ pub trait AccountStore: Send + Sync {
         patch: &AccountPatch,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Account>>;
+    /// Applies a retarget to a live account. Conflicts when another live account of the
+    /// same profile already has the new identity.
+    async fn retarget_account(
+        &self,
+        owner: &OwnerId,
+        id: &AccountId,
+        change: &AccountRetarget,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>>;
     /// Moves one account to another profile of the same owner. Conflicts when the
     /// target already holds the same identity.
     async fn move_account(

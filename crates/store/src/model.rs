@@ -153,6 +153,22 @@ pub struct AccountUpsert {
     pub scopes: Vec<String>,
 }
 
+/// Points an account at another destination of the same login (another Page, location,
+/// organization…), or rewrites how it shows, without a new OAuth. The id stays; the
+/// identity (profile, platform, platform user id) stays; the tokens are resealed for the
+/// new destination by the caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccountRetarget {
+    pub destination_id: String,
+    pub username: Option<String>,
+    pub display_name: Option<String>,
+    pub profile_picture: Option<String>,
+    pub profile_url: Option<String>,
+    pub metadata: serde_json::Map<String, serde_json::Value>,
+    pub tokens: Option<Sealed>,
+    pub token_expires_at: Option<DateTime<Utc>>,
+}
+
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct AccountPatch {
     pub username: Option<String>,

@@ -1076,6 +1076,67 @@ impl AccountStore for MongoStore {
             .transpose()
     }
 
+    async fn retarget_account(
+        &self,
+        owner: &OwnerId,
+        id: &AccountId,
+        change: &AccountRetarget,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>> {
+        let coll = self.coll(ACCOUNTS);
+        let filter = doc! { "_id": id.as_str(), "owner_id": owner.as_str(), "removed_at": 0_i64 };
+        let Some(current) = coll.find_one(filter.clone()).await? else {
+            return Ok(None);
+        };
+        let acc = account_from(&current)?;
+        let mut tombstones = account_identity(
+            acc.profile_id.as_str(),
+            acc.platform.as_str(),
+            &acc.platform_user_id,
+            &change.destination_id,
+        );
+        tombstones.insert("removed_at", doc! { "$gt": 0_i64 });
+        coll.delete_many(tombstones).await?;
+        let c = change;
+        let mut set = doc! {
+            "destination_id": c.destination_id.as_str(),
+            "username_lc": c.username.as_deref().unwrap_or_default().to_lowercase(),
+            "metadata": to_json(&c.metadata),
+            "updated_at": ms(now),
+        };
+        let mut unset = Document::new();
+        let (s, u) = (&mut set, &mut unset);
+        set_or_unset(s, u, "username", c.username.clone());
+        set_or_unset(s, u, "display_name", c.display_name.clone());
+        set_or_unset(s, u, "profile_picture", c.profile_picture.clone());
+        set_or_unset(s, u, "profile_url", c.profile_url.clone());
+        set_or_unset(
+            s,
+            u,
+            "tokens",
+            c.tokens.as_ref().map(|t| t.as_stored().to_owned()),
+        );
+        set_or_unset(s, u, "token_expires_at", c.token_expires_at.map(ms));
+        let mut update = doc! { "$set": set };
+        if !unset.is_empty() {
+            update.insert("$unset", unset);
+        }
+        // update_one rather than findOneAndUpdate, for the duplicate-key error (see
+        // update_profile).
+        let r = coll
+            .update_one(filter.clone(), update)
+            .await
+            .map_err(account_conflict)?;
+        if r.matched_count == 0 {
+            return Ok(None);
+        }
+        coll.find_one(filter)
+            .await?
+            .as_ref()
+            .map(account_from)
+            .transpose()
+    }
+
     async fn move_account(
         &self,
         owner: &OwnerId,

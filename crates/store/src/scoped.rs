@@ -94,6 +94,17 @@ impl Scoped {
         self.store.update_account(&self.owner, id, patch, now).await
     }
 
+    pub async fn retarget_account(
+        &self,
+        id: &AccountId,
+        change: &AccountRetarget,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>> {
+        self.store
+            .retarget_account(&self.owner, id, change, now)
+            .await
+    }
+
     pub async fn move_account(
         &self,
         id: &AccountId,

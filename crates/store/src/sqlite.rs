@@ -969,6 +969,52 @@ impl AccountStore for SqliteStore {
         .await
     }
 
+    async fn retarget_account(
+        &self,
+        owner: &OwnerId,
+        id: &AccountId,
+        change: &AccountRetarget,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>> {
+        let (o, i, c) = (owner.to_string(), id.to_string(), change.clone());
+        self.write(move |tx| {
+            // A tombstone with the new identity must not block the change; a live account
+            // must (the unique index refuses the update).
+            tx.execute(
+                "DELETE FROM accounts WHERE removed_at IS NOT NULL AND destination_id = ?1 AND EXISTS (
+                    SELECT 1 FROM accounts m WHERE m.id = ?2 AND m.owner_id = ?3 AND m.removed_at IS NULL
+                    AND m.profile_id = accounts.profile_id AND m.platform = accounts.platform
+                    AND m.platform_user_id = accounts.platform_user_id)",
+                params![c.destination_id, i, o],
+            )?;
+            tx.query_row(
+                &format!(
+                    "UPDATE accounts SET destination_id = ?, username = ?, display_name = ?,
+                       profile_picture = ?, profile_url = ?, metadata = ?, tokens = ?,
+                       token_expires_at = ?, updated_at = ?
+                     WHERE owner_id = ? AND id = ? AND removed_at IS NULL RETURNING {ACCOUNT_COLS}"
+                ),
+                params![
+                    c.destination_id,
+                    c.username,
+                    c.display_name,
+                    c.profile_picture,
+                    c.profile_url,
+                    to_json(&c.metadata),
+                    c.tokens.as_ref().map(|t| t.as_stored().to_owned()),
+                    c.token_expires_at.map(ms),
+                    ms(now),
+                    o,
+                    i
+                ],
+                account_row,
+            )
+            .optional()
+            .map_err(account_conflict)
+        })
+        .await
+    }
+
     async fn move_account(
         &self,
         owner: &OwnerId,

@@ -1,6 +1,7 @@
 //! Route areas. Each handler is annotated for the OpenAPI document, which is collected from
 //! the registered services, so a route cannot be served without being documented.
 
+pub mod account_destinations;
 pub mod accounts;
 pub mod api_keys;
 pub mod auth;
@@ -27,6 +28,14 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(accounts::update)
         .service(accounts::move_to_profile)
         .service(accounts::delete)
+        .service(account_destinations::facebook_pages)
+        .service(account_destinations::facebook_select)
+        .service(account_destinations::linkedin_organizations)
+        .service(account_destinations::linkedin_select)
+        .service(account_destinations::pinterest_boards)
+        .service(account_destinations::pinterest_select)
+        .service(account_destinations::google_locations)
+        .service(account_destinations::google_select)
         // Fixed paths before `/connect/{platform}`, which would otherwise match them.
         .service(connect::pending_data)
         .service(selection::facebook_pages)

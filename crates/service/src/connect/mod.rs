@@ -4,12 +4,14 @@
 //! and keeps every step's state in the store, so any replica can serve any step.
 
 mod callback;
+mod manage;
 mod outcome;
 mod select;
 mod session;
 mod start;
 
 pub use callback::{CallbackInput, CallbackOutcome, CodeCompletion, step_name};
+pub use manage::AccountDestinations;
 pub use outcome::{ConnectError, ResultPage};
 pub use select::{Choice, PendingView, SelectAuthority, SelectOutcome, Selected};
 pub use session::{ConnectToken, PendingToken, StateToken};

@@ -445,7 +445,7 @@ pub(crate) fn place(
 
 /// The Page's own token acts for Page accounts (and the Instagram account behind it); the
 /// user token is kept to list Pages again later.
-fn account_tokens(
+pub(crate) fn account_tokens(
     kind: SelectionKind,
     secrets: &PendingSecrets,
     dest: Option<&Destination>,
@@ -472,7 +472,10 @@ fn account_tokens(
 }
 
 /// What Zernio shows of the pick on the account (shared/api-scope.md §2.1, §4).
-fn selection_metadata(kind: SelectionKind, dest: Option<&Destination>) -> Map<String, Value> {
+pub(crate) fn selection_metadata(
+    kind: SelectionKind,
+    dest: Option<&Destination>,
+) -> Map<String, Value> {
     let mut m = Map::new();
     let Some(d) = dest else {
         if kind == SelectionKind::LinkedinOrganization {
