@@ -288,3 +288,123 @@ async fn json_logs_carry_the_request_id_and_never_the_key() {
     assert!(!line.contains(&key));
     child.kill().await.unwrap();
 }
+
+/// Runs two connects (standard and headless) against the compiled binary and reads every
+/// log line it wrote: no key, state, code, token or hand-over token may appear.
+#[tokio::test]
+async fn connect_flow_logs_never_carry_keys_states_codes_or_tokens() {
+    use crate::flows::{attr_after, query};
+    let dir = tempfile::tempdir().unwrap();
+    let key = crate::helpers::random_key();
+    let mut child = plugboard(dir.path())
+        .env("PLUGBOARD_LOG_FORMAT", "json")
+        .env(
+            "PLUGBOARD_LOG",
+            "info,plugboard_service=debug,plugboard_http=debug,plugboard_platforms=debug",
+        )
+        .env("PLUGBOARD_BOOTSTRAP_API_KEY", &key)
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = tokio::time::timeout(std::time::Duration::from_secs(60), async {
+        loop {
+            let line = out.next_line().await.unwrap().unwrap();
+            if let Some(u) = line.trim().strip_prefix("Plugboard is running at ") {
+                return u.trim_end_matches('/').to_owned();
+            }
+        }
+    })
+    .await
+    .unwrap();
+    let mut err = BufReader::new(child.stderr.take().unwrap()).lines();
+    let logs = tokio::spawn(async move {
+        let mut all = String::new();
+        while let Ok(Some(line)) = err.next_line().await {
+            all.push_str(&line);
+            all.push('\n');
+        }
+        all
+    });
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let profiles: serde_json::Value = client
+        .get(format!("{url}/v1/profiles"))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let profile = profiles["profiles"][0]["_id"].as_str().unwrap().to_owned();
+    let mut secrets = vec![key.clone()];
+    for (platform, headless) in [("twitter", false), ("facebook", true)] {
+        let start: serde_json::Value = client
+            .get(format!(
+                "{url}/v1/connect/{platform}?profileId={profile}&headless={headless}&redirect_url=https%3A%2F%2Fapp.example%2Fcb"
+            ))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let auth = start["authUrl"].as_str().unwrap().to_owned();
+        secrets.push(start["state"].as_str().unwrap().to_owned());
+        let html = client
+            .get(&auth)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let action = attr_after(&html, "<form", "action").unwrap();
+        let request = attr_after(&html, "name=\"_request\"", "value").unwrap();
+        let consent = client
+            .post(format!("{url}{action}"))
+            .form(&[
+                ("_request", request.as_str()),
+                ("username", "logged"),
+                ("decision", "approve"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        let callback = consent.headers()["location"].to_str().unwrap().to_owned();
+        let q = query(&url::Url::parse(&callback).unwrap());
+        secrets.push(q["code"].clone());
+        let landed = client.get(&callback).send().await.unwrap();
+        let next = landed.headers()["location"].to_str().unwrap().to_owned();
+        let handed = query(&url::Url::parse(&next).unwrap());
+        for k in ["tempToken", "connect_token", "token"] {
+            if let Some(v) = handed.get(k) {
+                secrets.push(v.clone());
+            }
+        }
+    }
+    assert!(secrets.len() >= 6, "{secrets:?}");
+    child.kill().await.unwrap();
+    let logs = tokio::time::timeout(std::time::Duration::from_secs(30), logs)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        logs.contains("connect started"),
+        "the flow was logged at all"
+    );
+    assert!(logs.contains("account connected"), "{logs}");
+    for s in &secrets {
+        assert!(!logs.contains(s.as_str()), "a secret reached the logs: {s}");
+    }
+    assert!(
+        !logs.contains("sbx-"),
+        "a sandbox code or token reached the logs"
+    );
+}

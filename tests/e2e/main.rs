@@ -23,3 +23,4 @@ mod mongodb;
 mod profiles;
 mod python_sdk;
 mod secrets;
+mod walk;
