@@ -677,3 +677,70 @@ async fn tokens_stay_encrypted_in_the_store_file() {
         );
     }
 }
+
+#[tokio::test]
+async fn instagram_selection_refuses_an_account_other_than_the_expected_one() {
+    let app = spawn_app().await;
+    let profile = app.default_profile().await;
+    let p = profile.to_string();
+    let extra = format!(
+        "&loginMethod=facebook_login&headless=true&expectedUsername=someone_else&redirect_url={}",
+        urlencode(APP_REDIRECT)
+    );
+    let auth = app
+        .start_connect(Platform::Instagram, &profile, &extra)
+        .await;
+    let callback = app.consent(&auth, "ig_owner", "approve", None).await;
+    let q = landed(&reply(app.client.get(&callback).send().await.unwrap()).await);
+    assert_eq!(q["step"], "select_account", "{q:?}");
+    let pages = app
+        .get(&format!(
+            "/v1/connect/instagram/select-account?profileId={p}&tempToken={}",
+            q["tempToken"]
+        ))
+        .await;
+    let page = pages.body["pages"][0].clone();
+    let r = app
+        .post(
+            "/v1/connect/instagram/select-account",
+            json!({"profileId": p, "pageId": page["id"], "tempToken": q["tempToken"]}),
+        )
+        .await;
+    assert_error(&r, 409, "account_mismatch");
+    assert_eq!(app.account_count().await, 0);
+}
+
+#[tokio::test]
+async fn the_sweeper_drops_abandoned_flows_once_they_expire() {
+    let clock = Arc::new(ManualClock::new(
+        chrono::DateTime::from_timestamp(1_900_000_000, 0).unwrap(),
+    ));
+    let app = spawn_app_with_clock(clock.clone()).await;
+    let profile = app.default_profile().await;
+    app.start_connect(Platform::Twitter, &profile, "").await;
+    let auth = app
+        .start_connect(
+            Platform::Pinterest,
+            &profile,
+            &format!("&headless=true&redirect_url={}", urlencode(APP_REDIRECT)),
+        )
+        .await;
+    let callback = app.consent(&auth, "abandoned", "approve", None).await;
+    let q = landed(&reply(app.client.get(&callback).send().await.unwrap()).await);
+    let now = app.services.clock.now();
+    assert_eq!(
+        app.services.sweep_flows(now).await.unwrap(),
+        1,
+        "only the used Pinterest session"
+    );
+    let data = format!("/v1/connect/pending-data?token={}", q["pendingDataToken"]);
+    assert_eq!(app.get(&data).await.status, 200);
+    clock.advance(Duration::minutes(61));
+    let now = app.services.clock.now();
+    assert_eq!(
+        app.services.sweep_flows(now).await.unwrap(),
+        3,
+        "the Twitter session, the pending selection and the connect token"
+    );
+    assert_error(&app.get(&data).await, 404, "pending_selection_not_found");
+}

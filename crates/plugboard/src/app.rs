@@ -379,7 +379,19 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let services = self.services.clone();
+        let sweeper = tokio::spawn(async move {
+            let mut every = tokio::time::interval(plugboard_service::sweeper::SWEEP_EVERY);
+            loop {
+                every.tick().await;
+                if let Err(e) = services.sweep_flows(services.clock.now()).await {
+                    tracing::warn!(error = %e, "sweeping expired connect records failed");
+                }
+            }
+        });
+        let result = self.server.await;
+        sweeper.abort();
+        result
     }
 }
 

@@ -10,6 +10,7 @@ mod error;
 pub mod idempotency;
 pub mod profiles;
 pub mod rotation;
+pub mod sweeper;
 
 pub use auth::Caller;
 pub use error::{ServiceError, ServiceResult};

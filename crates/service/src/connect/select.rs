@@ -169,6 +169,19 @@ impl Services {
             .iter()
             .map(|d| place(record.kind, &record.identity, d.as_ref()))
             .collect();
+        // Zernio honours expectedUsername / expectedPlatformUserId at Instagram's selection
+        // (the login is Facebook's; the account is the picked one).
+        if record.kind == SelectionKind::InstagramAccount {
+            for p in &placed {
+                let picked = Identity {
+                    platform_user_id: p.platform_user_id.clone(),
+                    username: p.username.clone(),
+                    ..Identity::default()
+                };
+                super::callback::check_expected(&record.flow, &picked)
+                    .map_err(super::callback::connect_error_to_service)?;
+            }
+        }
         if let Some(target) = &reconnect {
             let p = &placed[0];
             if target.platform_user_id != p.platform_user_id
