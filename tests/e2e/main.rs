@@ -22,5 +22,6 @@ mod hygiene;
 mod mongodb;
 mod profiles;
 mod python_sdk;
+mod python_sdk_connect;
 mod secrets;
 mod walk;

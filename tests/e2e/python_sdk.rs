@@ -16,7 +16,7 @@ use std::process::{Command, Output};
 use std::time::{Duration, Instant};
 
 const SDK_REQUIREMENT: &str = "zernio-sdk==1.4.1385";
-const SDK_VERSION: &str = "1.4.1385";
+pub(crate) const SDK_VERSION: &str = "1.4.1385";
 /// Models in the SDK use pydantic's `EmailStr`, which needs this; the wheel does not
 /// declare it.
 const SDK_EXTRA: &str = "email-validator";
@@ -27,7 +27,7 @@ fn venv_dir() -> PathBuf {
     PathBuf::from(home).join(".cache/plugboard/venv")
 }
 
-fn describe(output: &Output) -> String {
+pub(crate) fn describe(output: &Output) -> String {
     format!(
         "{}\n--- stdout ---\n{}\n--- stderr ---\n{}",
         output.status,
@@ -99,7 +99,7 @@ fn run(command: &mut Command, what: &str) {
 }
 
 /// The virtualenv's interpreter, with the pinned SDK importable; installs it when needed.
-fn ensure_sdk() -> PathBuf {
+pub(crate) fn ensure_sdk() -> PathBuf {
     let venv = venv_dir();
     let python = venv.join("bin").join("python");
     if sdk_importable(&python).is_ok() {
