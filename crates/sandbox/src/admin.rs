@@ -229,7 +229,8 @@ redirect URI. Apps with strict redirect URIs are registered with <code>POST /san
 <code>platform</code> clears them. <code>GET /sandbox/_faults</code> lists them.</li>\
 <li><code>POST /sandbox/_revoke</code> <code>{{\"platform\":\"twitter\",\"username\":\"sandbox_user\"}}</code> \
 — kills every token of that fake user.</li></ul>\
-<h2>Platforms</h2>{platforms}",
+<h2>Platforms</h2>{platforms}<h2>Not OAuth</h2><ul><li><b>Telegram</b> Bot API at <code>/sandbox/telegram/bot&lt;token&gt;/&lt;method&gt;</code>; default bot <code>@{bot}</code>; script chats with <code>POST /sandbox/telegram/_chats</code>, members with <code>…/_chats/&lt;id&gt;/members</code>, posts with <code>…/_chats/&lt;id&gt;/messages</code>, direct messages with <code>POST /sandbox/telegram/_bots/&lt;token&gt;/dm</code>.</li><li><b>Bluesky</b> PDS at <code>/sandbox/bluesky/xrpc/&lt;nsid&gt;</code>; accounts with <code>POST /sandbox/bluesky/_accounts</code>, app passwords with <code>…/_accounts/&lt;handle&gt;/app-passwords</code>.</li><li><b>WhatsApp</b> Cloud API (Graph) at <code>/sandbox/whatsapp/&lt;version&gt;/…</code>; a business account with numbers and a system-user token from <code>POST /sandbox/whatsapp/_wabas</code>.</li></ul><p>Details: <code>docs/sandbox/telegram.md</code>, <code>docs/sandbox/bluesky.md</code>, <code>docs/sandbox/whatsapp.md</code>.</p>",
+        bot = crate::telegram::DEFAULT_BOT_USERNAME,
         id = DEFAULT_CLIENT_ID,
         secret = DEFAULT_CLIENT_SECRET,
     );

@@ -8,6 +8,7 @@
 
 mod admin;
 mod authorize;
+mod bluesky;
 mod destinations;
 mod errors;
 mod html;
@@ -15,7 +16,9 @@ mod identity;
 mod params;
 mod state;
 mod table;
+mod telegram;
 mod token;
+mod whatsapp;
 
 #[cfg(test)]
 mod tests;
@@ -27,12 +30,17 @@ use serde_json::json;
 pub use state::{
     DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DestinationsFault, Faults, IdentityFault, TokenFault,
 };
+pub use telegram::{DEFAULT_BOT_ID, DEFAULT_BOT_TOKEN, DEFAULT_BOT_USERNAME};
 
 use crate::table::{Fake, Renewal, find, listing_at, path_matches};
 
-/// The platforms that have a fake OAuth provider here.
+/// The platforms that have a fake here: the OAuth providers, then the fakes of platforms
+/// that connect otherwise.
 pub fn platforms() -> impl Iterator<Item = &'static str> {
-    table::FAKES.iter().map(|f| f.slug)
+    table::FAKES
+        .iter()
+        .map(|f| f.slug)
+        .chain(["telegram", "bluesky", "whatsapp"])
 }
 
 /// Mounts the sandbox's routes on an actix-web service config.
@@ -44,6 +52,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/_revoke", web::post().to(admin::revoke))
         .route("/_clients", web::post().to(admin::register_client))
         .route("/_avatar/{platform}/{file}", web::get().to(avatar))
+        // The three fakes that are not OAuth providers, before the OAuth dispatch.
+        .service(web::scope("/telegram").configure(telegram::configure))
+        .service(web::scope("/bluesky").configure(bluesky::configure))
+        .service(web::scope("/whatsapp").configure(whatsapp::configure))
         .route("/{platform}/{tail:.*}", web::route().to(dispatch));
 }
 
