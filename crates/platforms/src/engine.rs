@@ -519,12 +519,12 @@ pub(crate) struct Engine {
 }
 
 /// One HTTP call, before it is sent.
-struct Call<'a> {
-    method: reqwest::Method,
-    url: &'a Url,
-    headers: &'a [(String, String)],
-    form: Option<&'a [(String, String)]>,
-    bearer: Option<&'a str>,
+pub(crate) struct Call<'a> {
+    pub(crate) method: reqwest::Method,
+    pub(crate) url: &'a Url,
+    pub(crate) headers: &'a [(String, String)],
+    pub(crate) form: Option<&'a [(String, String)]>,
+    pub(crate) bearer: Option<&'a str>,
 }
 
 impl Engine {
@@ -831,7 +831,7 @@ impl Engine {
         Ok(pages)
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &self,
         call: Call<'_>,
         dialect: Dialect,

@@ -12,6 +12,7 @@ mod registry;
 pub mod spec;
 pub mod token;
 
+pub mod bluesky;
 pub mod facebook;
 mod google;
 pub mod googlebusiness;
@@ -20,9 +21,11 @@ pub mod linkedin;
 pub mod pinterest;
 pub mod reddit;
 pub mod snapchat;
+pub mod telegram;
 pub mod threads;
 pub mod tiktok;
 pub mod twitter;
+pub mod whatsapp;
 pub mod youtube;
 
 pub use authorize::{AuthorizeRequest, BuildError, authorization_url};
