@@ -291,6 +291,17 @@ async fn every_authenticated_route_rejects_missing_malformed_and_revoked_keys() 
             "/v1/connect/twitter?profileId=6553f100aaaaaaaaaaaaaaaa".to_owned(),
         ),
         (Method::POST, "/v1/connect/twitter".to_owned()),
+        (Method::POST, "/v1/connect/bluesky/credentials".to_owned()),
+        (
+            Method::GET,
+            "/v1/connect/telegram?profileId=6553f100aaaaaaaaaaaaaaaa".to_owned(),
+        ),
+        (Method::POST, "/v1/connect/telegram".to_owned()),
+        (
+            Method::PATCH,
+            "/v1/connect/telegram?code=PB-00000000".to_owned(),
+        ),
+        (Method::POST, "/v1/connect/whatsapp/credentials".to_owned()),
         (Method::GET, "/v1/connect/facebook/select-page".to_owned()),
         (Method::POST, "/v1/connect/facebook/select-page".to_owned()),
         (

@@ -35,6 +35,13 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
     spawn_app_full(tweak, std::sync::Arc::new(plugboard_core::SystemClock)).await
 }
 
+pub async fn spawn_app_full_with(
+    tweak: impl FnOnce(&mut Config),
+    clock: std::sync::Arc<dyn plugboard_core::Clock>,
+) -> TestApp {
+    spawn_app_full(tweak, clock).await
+}
+
 async fn spawn_app_full(
     tweak: impl FnOnce(&mut Config),
     clock: std::sync::Arc<dyn plugboard_core::Clock>,

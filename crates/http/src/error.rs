@@ -180,6 +180,19 @@ impl From<ServiceError> for ApiError {
                 param,
                 ..ApiError::new(StatusCode::BAD_REQUEST, code, message)
             },
+            ServiceError::BadRequestWithDetails {
+                code,
+                message,
+                param,
+                details,
+            } => ApiError {
+                param,
+                details: Some(details),
+                ..ApiError::new(StatusCode::BAD_REQUEST, code, message)
+            },
+            ServiceError::PlatformUnauthorized { code, message } => {
+                ApiError::new(StatusCode::UNAUTHORIZED, code, message)
+            }
             // A 4xx: the request is fine but this server is not set up to serve it, which
             // the operator fixes, not a retry.
             ServiceError::NotConfigured { message } => {

@@ -9,6 +9,7 @@ pub mod middleware;
 pub mod pages;
 pub mod query;
 pub mod routes;
+pub mod telegram_webhook;
 
 use actix_web::dev::Server;
 use actix_web::http::StatusCode;

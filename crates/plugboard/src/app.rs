@@ -1,7 +1,7 @@
 //! The application as a value: build it (store, keys, listener), read its port, run it.
 //! Tests build it with a config made in code and port 0.
 
-use crate::config::{Config, StoreKind};
+use crate::config::{Config, StoreKind, TelegramUpdates};
 use plugboard_core::{Clock, Keyring, Platform, Secret, SystemClock};
 use plugboard_http::{Metrics, ServerOptions};
 use plugboard_platforms::{BaseUrl, Connectors, Flavor, PlatformApp, build_connector};
@@ -129,11 +129,93 @@ pub fn connect_context(
             }
         }
     }
-    Ok(ConnectContext::new(
-        connectors,
-        public_url.clone(),
-        sandboxed,
-    ))
+    let mut ctx = ConnectContext::new(connectors, public_url.clone(), sandboxed);
+    direct_platforms(config, public_url, clock, &http, &mut ctx)?;
+    Ok(ctx)
+}
+
+/// Bluesky, Telegram and WhatsApp need no OAuth app: each is served by the real network,
+/// an operator's override, or (sandbox on, nothing set) the built-in fake.
+fn direct_platforms(
+    config: &Config,
+    public_url: &url::Url,
+    clock: Arc<dyn Clock>,
+    http: &reqwest::Client,
+    ctx: &mut ConnectContext,
+) -> Result<(), StartError> {
+    let settings = |p: Platform| config.platforms.get(&p).cloned().unwrap_or_default();
+    let fail =
+        |platform: Platform| move |message: String| StartError::Platform { platform, message };
+    let sandbox_url = |p: Platform| {
+        url::Url::parse(&sandbox_base(public_url, p)).map_err(|e| fail(p)(e.to_string()))
+    };
+
+    let bluesky = settings(Platform::Bluesky);
+    let entryway = match (&bluesky.service_url, &bluesky.base_url) {
+        (Some(u), _) | (None, Some(u)) => u.clone(),
+        (None, None) if config.sandbox => {
+            ctx.sandboxed.insert(Platform::Bluesky);
+            sandbox_url(Platform::Bluesky)?
+        }
+        (None, None) => url::Url::parse(plugboard_platforms::bluesky::DEFAULT_ENTRYWAY)
+            .map_err(|e| fail(Platform::Bluesky)(e.to_string()))?,
+    };
+    ctx.bluesky = Some(Arc::new(plugboard_platforms::bluesky::BlueskyClient::new(
+        entryway,
+        http.clone(),
+        clock,
+    )));
+
+    let whatsapp = settings(Platform::Whatsapp);
+    let base = match &whatsapp.base_url {
+        Some(u) => Some(u.clone()),
+        None if config.sandbox => {
+            ctx.sandboxed.insert(Platform::Whatsapp);
+            Some(sandbox_url(Platform::Whatsapp)?)
+        }
+        None => None,
+    };
+    let base = base
+        .map(|u| BaseUrl::parse(u.as_str()).map_err(|e| fail(Platform::Whatsapp)(e.to_string())))
+        .transpose()?;
+    ctx.whatsapp = Some(Arc::new(
+        plugboard_platforms::whatsapp::WhatsAppClient::new(base, http.clone())
+            .map_err(|e| fail(Platform::Whatsapp)(e.to_string()))?,
+    ));
+
+    let telegram = settings(Platform::Telegram);
+    let (token, api_url, sandboxed) = match (&telegram.bot_token, config.sandbox) {
+        (Some(t), _) => (t.clone(), telegram.base_url.clone(), false),
+        (None, true) => {
+            let url = match &telegram.base_url {
+                Some(u) => u.clone(),
+                None => sandbox_url(Platform::Telegram)?,
+            };
+            (
+                Secret::new(plugboard_sandbox::DEFAULT_BOT_TOKEN.to_owned()),
+                Some(url),
+                true,
+            )
+        }
+        (None, false) => return Ok(()),
+    };
+    if sandboxed {
+        ctx.sandboxed.insert(Platform::Telegram);
+    }
+    // A webhook needs an address Telegram can reach: a configured public URL, or this
+    // server itself when the bot is the sandbox's.
+    let webhook = match telegram.updates {
+        Some(TelegramUpdates::Webhook) => true,
+        Some(TelegramUpdates::Polling) => false,
+        None => config.public_url.is_some() || sandboxed,
+    };
+    let secret = plugboard_service::connect::webhook_secret_for(token.expose());
+    let bot = plugboard_platforms::telegram::TelegramBot::new(token, api_url)
+        .map_err(|e| fail(Platform::Telegram)(e.to_string()))?;
+    ctx.telegram = Some(Arc::new(plugboard_service::connect::TelegramContext::new(
+        bot, secret, webhook,
+    )));
+    Ok(())
 }
 
 /// The sandbox grants everything, so it can offer what gated products would: LinkedIn
@@ -379,6 +461,7 @@ impl Application {
     }
 
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let telegram = self.start_telegram();
         let services = self.services.clone();
         let sweeper = tokio::spawn(async move {
             let mut every = tokio::time::interval(plugboard_service::sweeper::SWEEP_EVERY);
@@ -391,7 +474,48 @@ impl Application {
         });
         let result = self.server.await;
         sweeper.abort();
+        if let Some(t) = telegram {
+            t.abort();
+        }
         result
+    }
+
+    /// The Telegram bot's update intake: register the webhook, or run the poller loop
+    /// (which only polls while this replica holds the poller lease).
+    fn start_telegram(&self) -> Option<tokio::task::JoinHandle<()>> {
+        let tg = self.services.connect.as_ref()?.telegram.clone()?;
+        let services = self.services.clone();
+        if tg.webhook {
+            let url = url::Url::parse(&format!(
+                "{}/telegram/webhook",
+                self.public_url.as_str().trim_end_matches('/')
+            ))
+            .ok()?;
+            return Some(tokio::spawn(async move {
+                match tg.bot.set_webhook(&url, &tg.webhook_secret).await {
+                    Ok(()) => tracing::info!(url = %url, "Telegram webhook registered"),
+                    Err(e) => tracing::error!(error = %e, "cannot register the Telegram webhook"),
+                }
+            }));
+        }
+        let poller = plugboard_service::connect::TelegramPoller::new(format!(
+            "{}-{}",
+            self.addr,
+            plugboard_core::new_object_id(services.clock.now().timestamp())
+        ));
+        Some(tokio::spawn(async move {
+            loop {
+                match services.telegram_poll_once(&poller, 10).await {
+                    Ok(Some(_)) => {}
+                    // Another replica polls; look again before its lease could run out.
+                    Ok(None) => tokio::time::sleep(std::time::Duration::from_secs(5)).await,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "Telegram polling failed");
+                        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                    }
+                }
+            }
+        }))
     }
 }
 

@@ -56,6 +56,12 @@ struct RawPlatform {
     /// Replaces the default scopes; a TOML list, or comma-separated in the environment.
     scopes: Option<Vec<String>>,
     user_agent: Option<String>,
+    /// Telegram: the bot's token from @BotFather.
+    bot_token: Option<String>,
+    /// Bluesky: the entryway or PDS to log in at.
+    service_url: Option<String>,
+    /// Telegram: `webhook` or `polling`.
+    updates: Option<String>,
 }
 
 /// Per-platform settings: `PLUGBOARD_<PLATFORM>_<FIELD>` in the environment.
@@ -65,7 +71,13 @@ const PLATFORM_FIELDS: &[&str] = &[
     "base_url",
     "scopes",
     "user_agent",
+    "bot_token",
+    "service_url",
+    "updates",
 ];
+
+/// Platform settings that are secrets and may come from `PLUGBOARD_<PLATFORM>_<FIELD>_FILE`.
+const PLATFORM_SECRETS: &[&str] = &["client_secret", "bot_token"];
 
 /// `twitter_client_id` → (`twitter`, `client_id`) when it names a platform setting.
 fn platform_setting(key: &str) -> Option<(Platform, &'static str)> {
@@ -148,6 +160,21 @@ pub struct PlatformSettings {
     pub scopes: Option<Vec<String>>,
     /// Sent where the platform wants a descriptive User-Agent (Reddit).
     pub user_agent: Option<String>,
+    /// Telegram's bot token.
+    pub bot_token: Option<Secret<String>>,
+    /// Bluesky's entryway or PDS.
+    pub service_url: Option<url::Url>,
+    /// Telegram: how updates arrive; `None` decides from the public URL.
+    pub updates: Option<TelegramUpdates>,
+}
+
+/// How the Telegram bot receives updates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TelegramUpdates {
+    /// Telegram POSTs them to `<public_url>/telegram/webhook`; any replica takes them.
+    Webhook,
+    /// One replica long-polls `getUpdates` under a store lease.
+    Polling,
 }
 
 /// A configuration error: one line, naming the setting.
@@ -178,7 +205,7 @@ pub fn unknown_env_vars(vars: impl Iterator<Item = (String, String)>) -> Vec<Str
         let known = KNOWN.contains(&rest.as_str())
             || FILE_SECRETS.contains(&base)
             || platform_setting(&rest).is_some()
-            || platform_setting(base).is_some_and(|(_, f)| f == "client_secret")
+            || platform_setting(base).is_some_and(|(_, f)| PLATFORM_SECRETS.contains(&f))
             || rest.starts_with("test_")
             || rest.starts_with("nx27017");
         (!known).then_some(k)
@@ -258,6 +285,60 @@ fn validate_platforms(
                 "must be one line of printable text",
             ));
         }
+        let bot_token = match nonempty(p.bot_token) {
+            None => None,
+            Some(_) if platform != Platform::Telegram => {
+                return Err(err(&setting("bot_token"), "only Telegram has a bot token"));
+            }
+            Some(t) => {
+                let t = t.trim().to_owned();
+                // `<bot id>:<secret>`, as @BotFather issues them (platforms.md §14).
+                let shaped = t.split_once(':').is_some_and(|(id, rest)| {
+                    !id.is_empty()
+                        && id.bytes().all(|b| b.is_ascii_digit())
+                        && !rest.is_empty()
+                        && rest
+                            .bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+                });
+                if !shaped {
+                    return Err(err(
+                        &setting("bot_token"),
+                        "must look like 123456789:AAE… (from @BotFather)",
+                    ));
+                }
+                Some(Secret::new(t))
+            }
+        };
+        let service_url = match nonempty(p.service_url) {
+            None => None,
+            Some(_) if platform != Platform::Bluesky => {
+                return Err(err(
+                    &setting("service_url"),
+                    "only Bluesky has a service URL",
+                ));
+            }
+            Some(u) => {
+                let url = url::Url::parse(u.trim())
+                    .map_err(|e| err(&setting("service_url"), format!("{u:?}: {e}")))?;
+                if !matches!(url.scheme(), "http" | "https") || url.host().is_none() {
+                    return Err(err(
+                        &setting("service_url"),
+                        "must be an absolute http(s) URL",
+                    ));
+                }
+                Some(url)
+            }
+        };
+        let updates = match nonempty(p.updates).map(|u| u.trim().to_ascii_lowercase()) {
+            None => None,
+            Some(_) if platform != Platform::Telegram => {
+                return Err(err(&setting("updates"), "only Telegram has an update mode"));
+            }
+            Some(u) if u == "webhook" => Some(TelegramUpdates::Webhook),
+            Some(u) if u == "polling" => Some(TelegramUpdates::Polling),
+            Some(_) => return Err(err(&setting("updates"), "must be webhook or polling")),
+        };
         out.insert(
             platform,
             PlatformSettings {
@@ -265,6 +346,9 @@ fn validate_platforms(
                 base_url,
                 scopes,
                 user_agent,
+                bot_token,
+                service_url,
+                updates,
             },
         );
     }
@@ -299,12 +383,13 @@ impl Config {
             if let Some((platform, field)) = platform_setting(&key) {
                 plain.push((format!("platforms.{platform}.{field}"), v.clone()));
             } else if let Some(base) = key.strip_suffix("_file")
-                && let Some((platform, "client_secret")) = platform_setting(base)
+                && let Some((platform, field)) = platform_setting(base)
+                && PLATFORM_SECRETS.contains(&field)
             {
                 let content = std::fs::read_to_string(v)
                     .map_err(|e| err(k, format!("cannot read {v}: {e}")))?;
                 plain.push((
-                    format!("platforms.{platform}.client_secret"),
+                    format!("platforms.{platform}.{field}"),
                     content.trim().to_owned(),
                 ));
             } else if let Some(base) = key.strip_suffix("_file")
@@ -674,6 +759,59 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("PLUGBOARD_TIKTOK_SCOPES"), "{e}");
+    }
+
+    #[test]
+    fn telegram_bot_token_and_bluesky_service_url_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let token_file = dir.path().join("bot");
+        std::fs::write(&token_file, "123456:AAE-secret_part\n").unwrap();
+        let c = Config::load_from(
+            None,
+            env(&[
+                (
+                    "PLUGBOARD_TELEGRAM_BOT_TOKEN_FILE",
+                    token_file.to_str().unwrap(),
+                ),
+                ("PLUGBOARD_BLUESKY_SERVICE_URL", "https://pds.example.com"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            c.platforms[&Platform::Telegram]
+                .bot_token
+                .as_ref()
+                .unwrap()
+                .expose(),
+            "123456:AAE-secret_part"
+        );
+        assert_eq!(
+            c.platforms[&Platform::Bluesky]
+                .service_url
+                .as_ref()
+                .unwrap()
+                .as_str(),
+            "https://pds.example.com/"
+        );
+        assert!(!format!("{c:?}").contains("secret_part"));
+        for (vars, setting) in [
+            (
+                &[("PLUGBOARD_TELEGRAM_BOT_TOKEN", "not a token")][..],
+                "PLUGBOARD_TELEGRAM_BOT_TOKEN",
+            ),
+            (
+                &[("PLUGBOARD_TWITTER_BOT_TOKEN", "1:a")][..],
+                "PLUGBOARD_TWITTER_BOT_TOKEN",
+            ),
+            (
+                &[("PLUGBOARD_BLUESKY_SERVICE_URL", "ftp://x")][..],
+                "PLUGBOARD_BLUESKY_SERVICE_URL",
+            ),
+        ] {
+            let e = Config::load_from(None, env(vars)).unwrap_err().to_string();
+            assert!(e.contains(setting), "{e}");
+            assert!(!e.contains("not a token"), "never echoes the value: {e}");
+        }
     }
 
     #[test]

@@ -35,6 +35,18 @@ pub enum ServiceError {
         message: String,
         param: Option<&'static str>,
     },
+    /// Like `BadRequest`, with structured details for the client (`availablePhoneNumbers`).
+    #[error("{message}")]
+    BadRequestWithDetails {
+        code: &'static str,
+        message: String,
+        param: Option<&'static str>,
+        details: Box<serde_json::Value>,
+    },
+    /// A platform refused credentials the caller handed over (a Meta token): Zernio answers
+    /// these 401.
+    #[error("{message}")]
+    PlatformUnauthorized { code: &'static str, message: String },
     /// The server is not set up for this (a platform without app credentials).
     #[error("{message}")]
     NotConfigured { message: String },

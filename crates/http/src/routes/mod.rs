@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod api_keys;
 pub mod auth;
 pub mod connect;
+pub mod connect_direct;
 pub mod profiles;
 pub mod selection;
 pub mod system;
@@ -50,6 +51,11 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(selection::snapchat_select)
         .service(selection::google_locations)
         .service(selection::google_select)
+        .service(connect_direct::bluesky)
+        .service(connect_direct::telegram_code)
+        .service(connect_direct::telegram_chat)
+        .service(connect_direct::telegram_status)
+        .service(connect_direct::whatsapp)
         .service(connect::start)
         .service(connect::complete);
 }
@@ -58,7 +64,8 @@ pub fn v1(cfg: &mut ServiceConfig) {
 pub fn pages(cfg: &mut ServiceConfig) {
     cfg.service(crate::pages::callback)
         .service(crate::pages::picker)
-        .service(crate::pages::pick);
+        .service(crate::pages::pick)
+        .service(crate::telegram_webhook::telegram_webhook);
 }
 
 /// Health, readiness, metrics and the OpenAPI document.

@@ -478,6 +478,38 @@ impl Services {
         tokens: AccountTokens,
         extra_metadata: serde_json::Map<String, serde_json::Value>,
     ) -> ServiceResult<Account> {
+        self.upsert_connected(
+            owner,
+            flow,
+            identity,
+            destination,
+            Some(tokens),
+            extra_metadata,
+        )
+        .await
+    }
+
+    /// An account whose platform access is the installation's own (a Telegram chat the
+    /// bot administers): nothing per account to seal.
+    pub(crate) async fn store_account_without_tokens(
+        &self,
+        owner: &OwnerId,
+        flow: &FlowRecord,
+        identity: &Identity,
+    ) -> ServiceResult<Account> {
+        self.upsert_connected(owner, flow, identity, None, None, Default::default())
+            .await
+    }
+
+    async fn upsert_connected(
+        &self,
+        owner: &OwnerId,
+        flow: &FlowRecord,
+        identity: &Identity,
+        destination: Option<&super::select::Placed>,
+        tokens: Option<AccountTokens>,
+        extra_metadata: serde_json::Map<String, serde_json::Value>,
+    ) -> ServiceResult<Account> {
         let platform = flow.platform;
         let profile_id = ProfileId::parse(&flow.profile_id)
             .map_err(|e| ServiceError::Internal(e.to_string()))?;
@@ -505,10 +537,13 @@ impl Services {
             metadata.insert("loginMethod".into(), flow.login_method.clone().into());
         }
         metadata.extend(extra_metadata);
-        let expires_at = tokens.tokens.expires_at;
-        let scopes = tokens.tokens.scopes.clone();
+        let expires_at = tokens.as_ref().and_then(|t| t.tokens.expires_at);
+        let scopes = tokens
+            .as_ref()
+            .map(|t| t.tokens.scopes.clone())
+            .unwrap_or_default();
         let context = Account::tokens_context(owner, platform, &platform_user_id, &destination_id);
-        let sealed = self.keyring.seal_json(&context, &tokens);
+        let sealed = tokens.as_ref().map(|t| self.keyring.seal_json(&context, t));
         let upsert = AccountUpsert {
             owner_id: owner.clone(),
             profile_id,
@@ -523,7 +558,7 @@ impl Services {
             parent_account_id: None,
             enabled: true,
             metadata,
-            tokens: Some(sealed),
+            tokens: sealed,
             token_expires_at: expires_at,
             scopes,
         };

@@ -3,19 +3,28 @@
 //! account. Platform protocol lives in `plugboard-platforms`; this module only sequences it
 //! and keeps every step's state in the store, so any replica can serve any step.
 
+mod bluesky;
 mod callback;
 mod manage;
 mod outcome;
 mod select;
 mod session;
 mod start;
+mod telegram;
+mod whatsapp;
 
+pub use bluesky::{BlueskyCredentials, profile_from_state, valid_identifier};
 pub use callback::{CallbackInput, CallbackOutcome, CodeCompletion, step_name};
 pub use manage::AccountDestinations;
 pub use outcome::{ConnectError, ResultPage};
 pub use select::{Choice, PendingView, SelectAuthority, SelectOutcome, Selected};
 pub use session::{ConnectToken, PendingToken, StateToken};
 pub use start::{StartConnect, StartedConnect};
+pub use telegram::{
+    POLLER_LEASE, TelegramCode, TelegramContext, TelegramPoller, TelegramStatus, find_code,
+    webhook_secret_for,
+};
+pub use whatsapp::{WhatsAppConnected, WhatsAppCredentials, valid_graph_id, valid_pin};
 
 use plugboard_core::Platform;
 use plugboard_platforms::{Connector, Connectors, Flavor};
@@ -32,6 +41,9 @@ pub struct ConnectContext {
     pub public_url: Url,
     /// Platforms served by the built-in fakes (no app credentials, sandbox on).
     pub sandboxed: BTreeSet<Platform>,
+    pub bluesky: Option<Arc<plugboard_platforms::bluesky::BlueskyClient>>,
+    pub telegram: Option<Arc<TelegramContext>>,
+    pub whatsapp: Option<Arc<plugboard_platforms::whatsapp::WhatsAppClient>>,
 }
 
 impl ConnectContext {
@@ -40,6 +52,9 @@ impl ConnectContext {
             connectors,
             public_url,
             sandboxed,
+            bluesky: None,
+            telegram: None,
+            whatsapp: None,
         }
     }
 
