@@ -16,6 +16,7 @@ mod accounts;
 mod api_keys;
 mod binary;
 mod bluesky;
+mod bluesky_pds;
 mod browser;
 mod connect;
 mod connect_security;

@@ -465,6 +465,8 @@ impl Application {
         let services = self.services.clone();
         let sweeper = tokio::spawn(async move {
             let mut every = tokio::time::interval(plugboard_service::sweeper::SWEEP_EVERY);
+            // The first tick is immediate; nothing is stale at start.
+            every.tick().await;
             loop {
                 every.tick().await;
                 if let Err(e) = services.sweep_flows(services.clock.now()).await {
