@@ -25,6 +25,7 @@ mod mongodb;
 mod profiles;
 mod python_sdk;
 mod python_sdk_connect;
+mod python_sdk_direct;
 mod secrets;
 mod telegram;
 mod walk;
