@@ -42,6 +42,7 @@ macro_rules! conformance_tests {
             api_keys_are_found_by_hash_and_deleted_per_owner,
             first_api_key_is_inserted_only_into_an_empty_store,
             token_replacement_is_compare_and_swap,
+            accounts_come_due_for_refresh_back_off_and_are_marked_for_reconnection,
             idempotency_key_is_taken_by_exactly_one_concurrent_request,
             completed_idempotency_key_replays_and_refuses_other_requests,
         );
@@ -420,6 +421,129 @@ pub async fn retargeting_an_account_keeps_its_id_and_refuses_a_taken_identity(st
             .unwrap(),
         None
     );
+}
+
+pub async fn accounts_come_due_for_refresh_back_off_and_are_marked_for_reconnection(
+    store: StoreRef,
+) {
+    let o = owner(&store, "acme").await;
+    let p = profile(&store, &o, "Main").await;
+    let with_expiry = |uid: &str, minutes: i64| AccountUpsert {
+        tokens: Some(Sealed::from_stored(format!("v1.k.{uid}"))),
+        token_expires_at: Some(t0() + Duration::minutes(minutes)),
+        ..identity(&o, &p, Platform::Twitter, uid)
+    };
+    let soon = store
+        .upsert_account(&with_expiry("soon", 5), t0())
+        .await
+        .unwrap();
+    let sooner = store
+        .upsert_account(&with_expiry("sooner", 1), t0())
+        .await
+        .unwrap();
+    store
+        .upsert_account(&with_expiry("later", 600), t0())
+        .await
+        .unwrap();
+    store
+        .upsert_account(&identity(&o, &p, Platform::Twitter, "no-expiry"), t0())
+        .await
+        .unwrap();
+    let due = |at| {
+        let store = store.clone();
+        async move {
+            store
+                .accounts_due_for_refresh(at + Duration::minutes(10), at, 10)
+                .await
+                .unwrap()
+                .into_iter()
+                .map(|a| a.platform_user_id)
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        due(t0()).await,
+        vec!["sooner", "soon"],
+        "soonest first, only tokens that expire"
+    );
+
+    // A transient failure backs the account off until its retry time.
+    assert_eq!(
+        store
+            .defer_refresh(&soon.id, t0() + Duration::minutes(2))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .defer_refresh(&soon.id, t0() + Duration::minutes(3))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(due(t0()).await, vec!["sooner"]);
+    assert_eq!(
+        due(t0() + Duration::minutes(3)).await,
+        vec!["sooner", "soon"]
+    );
+
+    // Stored refreshed tokens: compare-and-swap on the old ones, failures cleared.
+    let old = soon.tokens.clone().unwrap();
+    let new = Sealed::from_stored("v1.k.new".into());
+    let later = Some(t0() + Duration::hours(2));
+    assert!(
+        store
+            .store_refreshed_tokens(&soon.id, &old, &new, later, t0())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .store_refreshed_tokens(
+                &soon.id,
+                &old,
+                &Sealed::from_stored("v1.k.other".into()),
+                later,
+                t0()
+            )
+            .await
+            .unwrap(),
+        "a second refresh with the old tokens loses"
+    );
+    let a = store.get_account(&o, &soon.id).await.unwrap().unwrap();
+    assert_eq!(a.tokens.as_ref().map(Sealed::as_stored), Some("v1.k.new"));
+    assert_eq!(a.token_expires_at, later);
+    assert_eq!(
+        store.defer_refresh(&soon.id, t0()).await.unwrap(),
+        1,
+        "the count restarted"
+    );
+
+    // A dead grant: marked once, no longer due, cleared by a reconnect.
+    assert!(
+        store
+            .mark_needs_reconnection(&sooner.id, t0())
+            .await
+            .unwrap()
+            .is_some_and(|a| a.needs_reconnection)
+    );
+    assert!(
+        store
+            .mark_needs_reconnection(&sooner.id, t0())
+            .await
+            .unwrap()
+            .is_none(),
+        "only the first call changes it"
+    );
+    assert!(!due(t0()).await.contains(&"sooner".to_owned()));
+    let back = store
+        .upsert_account(&with_expiry("sooner", 1), t0())
+        .await
+        .unwrap();
+    assert_eq!(back.id, sooner.id);
+    assert!(!back.needs_reconnection);
+    assert!(due(t0()).await.contains(&"sooner".to_owned()));
 }
 
 pub async fn two_claimers_never_hold_the_same_job(store: StoreRef) {

@@ -131,6 +131,36 @@ pub trait AccountStore: Send + Sync {
         id: &AccountId,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Account>>;
+    /// Live accounts whose token expires before `due_before`, not waiting for a
+    /// reconnection, and not backing off after a failed refresh (their retry time passed),
+    /// soonest first. For the refresh worker: every owner's.
+    async fn accounts_due_for_refresh(
+        &self,
+        due_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> StoreResult<Vec<Account>>;
+    /// Stores refreshed tokens if the sealed tokens are still `expected` (so of two
+    /// workers that refreshed one account, the second, whose refresh token may already be
+    /// rotated away, cannot overwrite the first), and clears the failure count.
+    async fn store_refreshed_tokens(
+        &self,
+        id: &AccountId,
+        expected: &Sealed,
+        new: &Sealed,
+        expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Records a failed refresh: the account is not due again before `retry_at`. Returns
+    /// how many refreshes have failed in a row.
+    async fn defer_refresh(&self, id: &AccountId, retry_at: DateTime<Utc>) -> StoreResult<u32>;
+    /// The platform declared the grant dead. `Some` when this call changed the account
+    /// (so exactly one caller emits the disconnection); a reconnect clears it.
+    async fn mark_needs_reconnection(
+        &self,
+        id: &AccountId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>>;
     /// Every account with sealed tokens, of every owner (for key rotation).
     async fn accounts_with_tokens(&self) -> StoreResult<Vec<Account>>;
     /// Replaces the sealed tokens only if they are still `expected`.

@@ -121,6 +121,12 @@ impl MongoStore {
                 doc! { "owner_id": 1, "removed_at": 1 },
                 plain("accounts_owner"),
             ),
+            // The refresh worker's scan: live accounts by token expiry.
+            (
+                ACCOUNTS,
+                doc! { "removed_at": 1, "token_expires_at": 1 },
+                plain("accounts_due"),
+            ),
             (
                 ONE_TIME,
                 doc! { "kind": 1, "key": 1 },
@@ -496,6 +502,8 @@ fn account_changes(a: &AccountUpsert, now: DateTime<Utc>) -> (Document, Document
         "scopes": a.scopes.clone(),
         "updated_at": ms(now),
         "removed_at": 0_i64,
+        "refresh_failures": 0_i64,
+        "refresh_not_before": 0_i64,
     };
     let mut unset = Document::new();
     let (s, u) = (&mut set, &mut unset);
@@ -1068,6 +1076,101 @@ impl AccountStore for MongoStore {
             .find_one_and_update(
                 doc! { "_id": id.as_str(), "owner_id": owner.as_str(), "removed_at": 0_i64 },
                 doc! { "$set": set },
+            )
+            .return_document(ReturnDocument::After)
+            .await?
+            .as_ref()
+            .map(account_from)
+            .transpose()
+    }
+
+    async fn accounts_due_for_refresh(
+        &self,
+        due_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> StoreResult<Vec<Account>> {
+        // "Not set" is 0 in this backend, so a token without an expiry (0) is excluded by
+        // the lower bound, and an account never deferred (0) passes the retry bound.
+        let filter = doc! {
+            "removed_at": 0_i64,
+            "tokens": { "$exists": true },
+            "needs_reconnection": false,
+            "token_expires_at": { "$gt": 0_i64, "$lte": ms(due_before) },
+            "$or": [
+                { "refresh_not_before": { "$exists": false } },
+                { "refresh_not_before": { "$lte": ms(now) } },
+            ],
+        };
+        let cursor = self
+            .coll(ACCOUNTS)
+            .find(filter)
+            .sort(doc! { "token_expires_at": 1, "_id": 1 })
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await?;
+        collect(cursor, account_from).await
+    }
+
+    async fn store_refreshed_tokens(
+        &self,
+        id: &AccountId,
+        expected: &Sealed,
+        new: &Sealed,
+        expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut set = doc! {
+            "tokens": new.as_stored(),
+            "refresh_failures": 0_i64,
+            "refresh_not_before": 0_i64,
+            "updated_at": ms(now),
+        };
+        let mut update = Document::new();
+        match expires_at {
+            Some(t) => {
+                set.insert("token_expires_at", ms(t));
+            }
+            None => {
+                update.insert("$unset", doc! { "token_expires_at": "" });
+            }
+        }
+        update.insert("$set", set);
+        let r = self
+            .coll(ACCOUNTS)
+            .update_one(
+                doc! { "_id": id.as_str(), "tokens": expected.as_stored(), "removed_at": 0_i64 },
+                update,
+            )
+            .await?;
+        Ok(r.modified_count == 1)
+    }
+
+    async fn defer_refresh(&self, id: &AccountId, retry_at: DateTime<Utc>) -> StoreResult<u32> {
+        let d = self
+            .coll(ACCOUNTS)
+            .find_one_and_update(
+                doc! { "_id": id.as_str() },
+                doc! {
+                    "$inc": { "refresh_failures": 1_i64 },
+                    "$set": { "refresh_not_before": ms(retry_at) },
+                },
+            )
+            .return_document(ReturnDocument::After)
+            .await?;
+        Ok(d.and_then(|d| d.get("refresh_failures").and_then(as_int))
+            .and_then(|f| u32::try_from(f).ok())
+            .unwrap_or(0))
+    }
+
+    async fn mark_needs_reconnection(
+        &self,
+        id: &AccountId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>> {
+        self.coll(ACCOUNTS)
+            .find_one_and_update(
+                doc! { "_id": id.as_str(), "needs_reconnection": false, "removed_at": 0_i64 },
+                doc! { "$set": { "needs_reconnection": true, "updated_at": ms(now) } },
             )
             .return_document(ReturnDocument::After)
             .await?

@@ -111,6 +111,11 @@ CREATE TABLE idempotency (
     expires_at INTEGER NOT NULL
 );
 "#,
+    r#"
+ALTER TABLE accounts ADD COLUMN refresh_failures INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE accounts ADD COLUMN refresh_not_before INTEGER;
+CREATE INDEX accounts_due ON accounts(token_expires_at) WHERE removed_at IS NULL AND tokens IS NOT NULL;
+"#,
 ];
 
 pub struct SqliteStore {
@@ -804,6 +809,8 @@ impl AccountStore for SqliteStore {
                        token_expires_at = excluded.token_expires_at,
                        scopes = excluded.scopes,
                        updated_at = excluded.updated_at,
+                       refresh_failures = 0,
+                       refresh_not_before = NULL,
                        removed_at = NULL
                      RETURNING {ACCOUNT_COLS}"
                 ),
@@ -962,6 +969,93 @@ impl AccountStore for SqliteStore {
                          RETURNING {ACCOUNT_COLS}"
                     ),
                     params![p.username, p.display_name, p.is_active, ms(now), o, i],
+                    account_row,
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn accounts_due_for_refresh(
+        &self,
+        due_before: DateTime<Utc>,
+        now: DateTime<Utc>,
+        limit: u64,
+    ) -> StoreResult<Vec<Account>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |c| {
+            let mut stmt = c.prepare(&format!(
+                "SELECT {ACCOUNT_COLS} FROM accounts
+                 WHERE removed_at IS NULL AND tokens IS NOT NULL AND needs_reconnection = 0
+                   AND token_expires_at IS NOT NULL AND token_expires_at <= ?1
+                   AND (refresh_not_before IS NULL OR refresh_not_before <= ?2)
+                 ORDER BY token_expires_at, id LIMIT ?3"
+            ))?;
+            let rows = stmt
+                .query_map(params![ms(due_before), ms(now), limit], account_row)?
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            Ok(rows)
+        })
+        .await
+    }
+
+    async fn store_refreshed_tokens(
+        &self,
+        id: &AccountId,
+        expected: &Sealed,
+        new: &Sealed,
+        expires_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let (i, e, n) = (
+            id.to_string(),
+            expected.as_stored().to_owned(),
+            new.as_stored().to_owned(),
+        );
+        self.write(move |tx| {
+            let changed = tx.execute(
+                "UPDATE accounts SET tokens = ?1, token_expires_at = ?2, refresh_failures = 0,
+                   refresh_not_before = NULL, updated_at = ?3
+                 WHERE id = ?4 AND tokens = ?5 AND removed_at IS NULL",
+                params![n, expires_at.map(ms), ms(now), i, e],
+            )?;
+            Ok(changed == 1)
+        })
+        .await
+    }
+
+    async fn defer_refresh(&self, id: &AccountId, retry_at: DateTime<Utc>) -> StoreResult<u32> {
+        let i = id.to_string();
+        self.write(move |tx| {
+            let failures: Option<i64> = tx
+                .query_row(
+                    "UPDATE accounts SET refresh_failures = refresh_failures + 1,
+                       refresh_not_before = ?1
+                     WHERE id = ?2 RETURNING refresh_failures",
+                    params![ms(retry_at), i],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(failures.and_then(|f| u32::try_from(f).ok()).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn mark_needs_reconnection(
+        &self,
+        id: &AccountId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Account>> {
+        let i = id.to_string();
+        self.write(move |tx| {
+            Ok(tx
+                .query_row(
+                    &format!(
+                        "UPDATE accounts SET needs_reconnection = 1, updated_at = ?1
+                         WHERE id = ?2 AND needs_reconnection = 0 AND removed_at IS NULL
+                         RETURNING {ACCOUNT_COLS}"
+                    ),
+                    params![ms(now), i],
                     account_row,
                 )
                 .optional()?)
