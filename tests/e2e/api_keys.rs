@@ -291,6 +291,7 @@ async fn every_authenticated_route_rejects_missing_malformed_and_revoked_keys() 
             "/v1/connect/twitter?profileId=6553f100aaaaaaaaaaaaaaaa".to_owned(),
         ),
         (Method::POST, "/v1/connect/twitter".to_owned()),
+        (Method::POST, format!("/v1/accounts/{some}/refresh-token")),
         (Method::POST, "/v1/connect/bluesky/credentials".to_owned()),
         (
             Method::GET,

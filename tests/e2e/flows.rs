@@ -255,22 +255,45 @@ pub struct Isolated {
 }
 
 pub async fn spawn_isolated(platform: Platform, tweak: impl FnOnce(&mut Config)) -> Isolated {
+    spawn_isolated_full(
+        platform,
+        tweak,
+        std::sync::Arc::new(plugboard_core::SystemClock),
+    )
+    .await
+}
+
+pub async fn spawn_isolated_with_clock(
+    platform: Platform,
+    clock: std::sync::Arc<dyn plugboard_core::Clock>,
+) -> Isolated {
+    spawn_isolated_full(platform, |_| {}, clock).await
+}
+
+async fn spawn_isolated_full(
+    platform: Platform,
+    tweak: impl FnOnce(&mut Config),
+    clock: std::sync::Arc<dyn plugboard_core::Clock>,
+) -> Isolated {
     let sandbox = spawn_app().await;
     let client_id = format!("test-{}", hex::encode(rand::random::<[u8; 6]>()));
     let secret = format!("{client_id}-secret");
     let base = format!("{}/sandbox/{platform}", sandbox.base);
     let (id, s) = (client_id.clone(), secret.clone());
-    let app = spawn_app_with(move |c| {
-        c.platforms.insert(
-            platform,
-            PlatformSettings {
-                credentials: Some((id, Secret::new(s))),
-                base_url: Some(Url::parse(&base).unwrap()),
-                ..Default::default()
-            },
-        );
-        tweak(c);
-    })
+    let app = spawn_app_full_with(
+        move |c| {
+            c.platforms.insert(
+                platform,
+                PlatformSettings {
+                    credentials: Some((id, Secret::new(s))),
+                    base_url: Some(Url::parse(&base).unwrap()),
+                    ..Default::default()
+                },
+            );
+            tweak(c);
+        },
+        clock,
+    )
     .await;
     let r = sandbox
         .post(

@@ -26,6 +26,7 @@ mod profiles;
 mod python_sdk;
 mod python_sdk_connect;
 mod python_sdk_direct;
+mod refresh;
 mod secrets;
 mod telegram;
 mod walk;

@@ -281,6 +281,12 @@ fn words(kind: SelectionKind) -> Words {
             empty_title: "No Public Profiles found",
             empty_help: "Create a Public Profile in the Snapchat app, then connect again.",
         },
+        SelectionKind::WhatsAppPhoneNumber => Words {
+            heading: "Choose a WhatsApp number",
+            lead: "Pick the WhatsApp Business phone number to connect.",
+            empty_title: "No phone numbers found",
+            empty_help: "Add a phone number to your WhatsApp Business Account in WhatsApp Manager, then connect again.",
+        },
     }
 }
 
@@ -307,6 +313,13 @@ fn row(kind: SelectionKind, d: &Destination) -> ChoiceRow {
         SelectionKind::SnapchatPublicProfile => (
             d.username.as_ref().map(|u| format!("@{u}")),
             d.picture.clone(),
+        ),
+        SelectionKind::WhatsAppPhoneNumber => (
+            s("verifiedName").map(|n| match s("wabaName") {
+                Some(w) => format!("{n} · {w}"),
+                None => n,
+            }),
+            None,
         ),
     };
     let title = match kind {

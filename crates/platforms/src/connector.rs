@@ -113,6 +113,9 @@ pub enum SelectionKind {
     /// A location of one of the Google Business accounts the user manages.
     GoogleBusinessLocation,
     SnapchatPublicProfile,
+    /// A WhatsApp Business phone number among the WABAs the Meta login granted; the
+    /// number is the account.
+    WhatsAppPhoneNumber,
 }
 
 /// One thing the user can pick (a Page, an organization, a board, a location…).

@@ -474,12 +474,45 @@ impl Application {
                 }
             }
         });
+        let refresher = self.start_refresher();
         let result = self.server.await;
         sweeper.abort();
+        refresher.abort();
         if let Some(t) = telegram {
             t.abort();
         }
         result
+    }
+
+    /// The refresh worker: a pass every minute; any number of replicas may run it, each
+    /// account is held by one at a time (STYLE §9).
+    fn start_refresher(&self) -> tokio::task::JoinHandle<()> {
+        let services = self.services.clone();
+        let holder = format!(
+            "{}-{}",
+            self.addr,
+            plugboard_core::new_object_id(services.clock.now().timestamp())
+        );
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            every.tick().await;
+            loop {
+                every.tick().await;
+                match services.refresh_due(&holder).await {
+                    Ok(pass) if pass != Default::default() => {
+                        tracing::info!(
+                            refreshed = pass.refreshed,
+                            deferred = pass.deferred,
+                            dead = pass.dead,
+                            skipped = pass.skipped,
+                            "refresh pass"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "refresh pass failed"),
+                }
+            }
+        })
     }
 
     /// The Telegram bot's update intake: register the webhook, or run the poller loop

@@ -9,6 +9,7 @@ pub mod connect;
 mod error;
 pub mod idempotency;
 pub mod profiles;
+pub mod refresh;
 pub mod rotation;
 pub mod sweeper;
 

@@ -108,6 +108,8 @@ pub struct Account {
     pub scopes: Vec<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Refreshes that failed in a row (transiently); 0 after a success or a reconnect.
+    pub refresh_failures: u32,
 }
 
 impl Account {

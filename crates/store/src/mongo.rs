@@ -570,6 +570,7 @@ fn account_from(d: &Document) -> StoreResult<Account> {
         scopes: get_strings(d, "scopes")?,
         created_at: get_time(d, "created_at")?,
         updated_at: get_time(d, "updated_at")?,
+        refresh_failures: u32::try_from(opt_int(d, "refresh_failures")?.unwrap_or(0)).unwrap_or(0),
     })
 }
 

@@ -324,7 +324,7 @@ fn profile_conflict_field(msg: &str) -> &'static str {
 const ACCOUNT_COLS: &str = "id, owner_id, profile_id, platform, platform_user_id, destination_id, \
     username, display_name, profile_picture, profile_url, is_active, needs_reconnection, enabled, \
     followers_count, followers_last_updated, parent_account_id, metadata, tokens, token_expires_at, \
-    scopes, created_at, updated_at";
+    scopes, created_at, updated_at, refresh_failures";
 
 fn account_row(r: &Row<'_>) -> rusqlite::Result<Account> {
     Ok(Account {
@@ -350,6 +350,7 @@ fn account_row(r: &Row<'_>) -> rusqlite::Result<Account> {
         scopes: json_col(r.get(19)?)?,
         created_at: time(r.get(20)?)?,
         updated_at: time(r.get(21)?)?,
+        refresh_failures: u32::try_from(r.get::<_, i64>(22)?).unwrap_or(0),
     })
 }
 
@@ -792,7 +793,7 @@ impl AccountStore for SqliteStore {
             let row = tx.query_row(
                 &format!(
                     "INSERT INTO accounts ({ACCOUNT_COLS}, removed_at) VALUES
-                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, 0, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19, NULL)
+                     (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, 1, 0, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?19, 0, NULL)
                      ON CONFLICT (profile_id, platform, platform_user_id, destination_id) DO UPDATE SET
                        username = excluded.username,
                        display_name = excluded.display_name,

@@ -3,7 +3,7 @@ use crate::dto::{Message, SocialAccount};
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Auth, parse_id};
 use crate::query::QueryMap;
-use actix_web::{HttpRequest, HttpResponse, delete, get, patch, put, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use plugboard_core::platform::Category;
@@ -551,4 +551,44 @@ mod tests {
             }
         );
     }
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TokenRefreshed {
+    message: &'static str,
+    /// When the new access token expires (`null`: it does not).
+    token_expires_at: Option<String>,
+    account: SocialAccount,
+}
+
+/// Refresh the account's token now (the background worker does it ahead of expiry anyway).
+#[utoipa::path(
+    tag = "Accounts",
+    params(("accountId" = String, Path)),
+    responses(
+        (status = 200, body = TokenRefreshed),
+        (status = 400, body = ErrorBody, description = "refresh_not_supported: the platform cannot refresh this token"),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "reconnect_required: the grant is dead"),
+        (status = 502, body = ErrorBody, description = "refresh_failed: a transient platform failure; retried in the background"),
+    ),
+    security(("bearerAuth" = []))
+)]
+#[post("/accounts/{accountId}/refresh-token")]
+pub async fn refresh_token(
+    state: web::Data<AppState>,
+    Auth(caller): Auth,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id: AccountId = parse_id(&path, "accountId")?;
+    let account = state.services.refresh_account_now(&caller, &id).await?;
+    Ok(HttpResponse::Ok().json(TokenRefreshed {
+        message: "Token refreshed",
+        token_expires_at: account
+            .token_expires_at
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+        account: SocialAccount::from(&account),
+    }))
 }

@@ -132,6 +132,11 @@ fn destination_json(kind: SelectionKind, d: &Destination) -> Value {
             "id": d.id, "display_name": d.name, "username": d.username, "profile_image_url": d.picture,
             "subscriber_count": extra(d, "subscriber_count"),
         }),
+        SelectionKind::WhatsAppPhoneNumber => json!({
+            "id": d.id, "display_phone_number": extra(d, "displayPhoneNumber"), "verified_name": extra(d, "verifiedName"),
+            "quality_rating": extra(d, "qualityRating"), "name_status": extra(d, "nameStatus"),
+            "messaging_limit_tier": extra(d, "messagingLimitTier"), "wabaId": extra(d, "wabaId"), "wabaName": extra(d, "wabaName"),
+        }),
     }
 }
 
@@ -142,6 +147,7 @@ fn list_key(kind: SelectionKind) -> (&'static str, &'static str) {
         SelectionKind::PinterestBoard => ("boards", "boards"),
         SelectionKind::GoogleBusinessLocation => ("locations", "locations"),
         SelectionKind::SnapchatPublicProfile => ("profiles", "publicProfiles"),
+        SelectionKind::WhatsAppPhoneNumber => ("phoneNumbers", "phoneNumbers"),
     }
 }
 
@@ -215,6 +221,7 @@ fn selected_json(platform: Platform, kind: SelectionKind, s: &Selected) -> Value
             );
         }
         SelectionKind::SnapchatPublicProfile => add(&mut v, "publicProfileName", json!(name)),
+        SelectionKind::WhatsAppPhoneNumber => add(&mut v, "selectedPhoneNumber", json!(a.username)),
     }
     v
 }
@@ -844,6 +851,76 @@ pub async fn google_select(
         choices,
         body_redirect(body.redirect_url.as_deref())?,
         multi,
+    )
+    .await
+}
+
+/// List the phone numbers of a pending WhatsApp login (WABAs with two or more numbers).
+#[utoipa::path(tag = "Connect selection",
+    params(("profileId" = String, Query), ("tempToken" = String, Query)),
+    responses((status = 200, description = "`{phoneNumbers: [{id, display_phone_number, verified_name, quality_rating, name_status, messaging_limit_tier, wabaId, wabaName}]}`", body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearerAuth" = []), ("connectToken" = [])))]
+#[get("/connect/whatsapp/select-phone-number")]
+pub async fn whatsapp_numbers(
+    state: web::Data<AppState>,
+    SelectionAuth(caller): SelectionAuth,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let q = QueryMap::from_request(&req);
+    let token = require_token(&[q.str("tempToken")], "tempToken")?;
+    let profile = profile_param(q.str("profileId"), true)?;
+    let view = list_for(&state, &caller, Platform::Whatsapp, token, profile.as_ref()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "phoneNumbers": list(&view) })))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SelectPhoneNumberBody {
+    profile_id: Option<String>,
+    phone_number_id: Option<String>,
+    /// Checked against the number's WABA when given.
+    waba_id: Option<String>,
+    temp_token: Option<String>,
+    #[serde(alias = "redirectUrl")]
+    redirect_url: Option<String>,
+}
+
+/// Connect the chosen WhatsApp phone number.
+#[utoipa::path(tag = "Connect selection", request_body = SelectPhoneNumberBody,
+    responses((status = 200, description = "`{message, redirect_url?, account: {accountId, platform, username, displayName, isActive, selectedPhoneNumber}}`", body = Object), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearerAuth" = []), ("connectToken" = [])))]
+#[post("/connect/whatsapp/select-phone-number")]
+pub async fn whatsapp_select(
+    state: web::Data<AppState>,
+    SelectionAuth(caller): SelectionAuth,
+    body: web::Json<SelectPhoneNumberBody>,
+) -> Result<HttpResponse, ApiError> {
+    let token = require_token(&[body.temp_token.as_deref()], "tempToken")?;
+    let profile = profile_param(body.profile_id.as_deref(), true)?;
+    let phone = require_token(&[body.phone_number_id.as_deref()], "phoneNumberId")?;
+    if let Some(waba) = body.waba_id.as_deref().filter(|w| !w.is_empty()) {
+        let view = list_for(&state, &caller, Platform::Whatsapp, token, profile.as_ref()).await?;
+        let matches = view
+            .destinations
+            .iter()
+            .any(|d| d.id == phone && d.extra.get("wabaId").and_then(|v| v.as_str()) == Some(waba));
+        if !matches {
+            return Err(ApiError::bad_request(
+                "validation_error",
+                "wabaId",
+                "that phone number is not in that WhatsApp Business Account",
+            ));
+        }
+    }
+    select_for(
+        &state,
+        &caller,
+        Platform::Whatsapp,
+        token,
+        profile.as_ref(),
+        vec![Choice::Destination(phone.to_owned())],
+        body_redirect(body.redirect_url.as_deref())?,
+        false,
     )
     .await
 }

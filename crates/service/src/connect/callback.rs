@@ -297,6 +297,36 @@ impl Services {
             if destinations.is_empty() && kind != SelectionKind::LinkedinOrganization {
                 return Err(nothing_to_pick(kind));
             }
+            // A WABA with one number has nothing to choose: Zernio completes it in the
+            // callback.
+            if kind == SelectionKind::WhatsAppPhoneNumber && destinations.len() == 1 {
+                let d = &destinations[0];
+                let placed = super::select::place(kind, &identity, Some(d));
+                if let Some(target) = self.reconnect_target(owner, flow).await?
+                    && target.platform_user_id != placed.platform_user_id
+                {
+                    return Err(reconnect_mismatch(&identity));
+                }
+                let metadata = super::select::selection_metadata(kind, Some(d));
+                let account = self
+                    .store_account(
+                        owner,
+                        flow,
+                        &identity,
+                        Some(&placed),
+                        AccountTokens {
+                            tokens,
+                            login: None,
+                        },
+                        metadata,
+                    )
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "cannot store the account");
+                        internal()
+                    })?;
+                return Ok(Finished::Connected(Box::new(account)));
+            }
             return self
                 .park(
                     owner,
@@ -641,6 +671,11 @@ fn handoff_params(
             ("profileId", profile),
             ("pendingDataToken", token.as_str().to_owned()),
         ],
+        SelectionKind::WhatsAppPhoneNumber => vec![
+            ("step", "select_phone_number".into()),
+            ("profileId", profile),
+            ("tempToken", token.as_str().to_owned()),
+        ],
         SelectionKind::LinkedinOrganization
         | SelectionKind::PinterestBoard
         | SelectionKind::SnapchatPublicProfile => vec![
@@ -662,6 +697,7 @@ pub fn step_name(kind: SelectionKind) -> &'static str {
         SelectionKind::PinterestBoard => "select_board",
         SelectionKind::GoogleBusinessLocation => "select_location",
         SelectionKind::SnapchatPublicProfile => "select_profile",
+        SelectionKind::WhatsAppPhoneNumber => "select_phone_number",
     }
 }
 
@@ -737,6 +773,7 @@ fn listing_error(kind: SelectionKind) -> &'static str {
         SelectionKind::FacebookPage | SelectionKind::InstagramAccount => "facebook_pages_error",
         SelectionKind::GoogleBusinessLocation => "google_locations_error",
         SelectionKind::SnapchatPublicProfile => "snapchat_profiles_error",
+        SelectionKind::WhatsAppPhoneNumber => "whatsapp_error",
         SelectionKind::LinkedinOrganization | SelectionKind::PinterestBoard => "connection_failed",
     }
 }
@@ -766,6 +803,11 @@ fn nothing_to_pick(kind: SelectionKind) -> ConnectError {
         SelectionKind::PinterestBoard => (
             "no_pinterest_boards",
             "This Pinterest account has no boards. Create a board on Pinterest first.",
+            None,
+        ),
+        SelectionKind::WhatsAppPhoneNumber => (
+            "whatsapp_error",
+            "The Meta login granted no WhatsApp Business Account with a phone number. Add a number in WhatsApp Manager, then connect again.",
             None,
         ),
         SelectionKind::LinkedinOrganization => ("connection_failed", "Nothing to connect", None),

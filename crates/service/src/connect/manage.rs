@@ -39,6 +39,13 @@ const SELECTION_KEYS: &[&str] = &[
     "publicProfileId",
     "publicProfileName",
     "subscriberCount",
+    "phoneNumberId",
+    "wabaId",
+    "displayPhoneNumber",
+    "verifiedName",
+    "qualityRating",
+    "nameStatus",
+    "messagingLimitTier",
 ];
 
 /// What an account's login reaches now.

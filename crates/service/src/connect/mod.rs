@@ -18,7 +18,7 @@ pub use callback::{CallbackInput, CallbackOutcome, CodeCompletion, step_name};
 pub use manage::AccountDestinations;
 pub use outcome::{ConnectError, ResultPage};
 pub use select::{Choice, PendingView, SelectAuthority, SelectOutcome, Selected};
-pub use session::{ConnectToken, PendingToken, StateToken};
+pub use session::{AccountTokens, ConnectToken, PendingToken, StateToken};
 pub use start::{StartConnect, StartedConnect};
 pub use telegram::{
     POLLER_LEASE, TelegramCode, TelegramContext, TelegramPoller, TelegramStatus, find_code,

@@ -382,6 +382,7 @@ fn not_found_what(kind: SelectionKind) -> &'static str {
         SelectionKind::PinterestBoard => "Board",
         SelectionKind::GoogleBusinessLocation => "Location",
         SelectionKind::SnapchatPublicProfile => "Public profile",
+        SelectionKind::WhatsAppPhoneNumber => "Phone number",
     }
 }
 
@@ -442,6 +443,16 @@ pub(crate) fn place(
             display_name: Some(d.name.clone()),
             picture: d.picture.clone().or_else(|| str_of(&d.extra, "logoUrl")),
             url: d.url.clone(),
+        },
+        // The number is the account: the same number connected from credentials is the
+        // same account.
+        SelectionKind::WhatsAppPhoneNumber => Placed {
+            platform_user_id: d.id.clone(),
+            destination_id: String::new(),
+            username: str_of(&d.extra, "displayPhoneNumber").or_else(|| Some(d.name.clone())),
+            display_name: str_of(&d.extra, "verifiedName").or_else(|| Some(d.name.clone())),
+            picture: None,
+            url: None,
         },
         SelectionKind::FacebookPage
         | SelectionKind::GoogleBusinessLocation
@@ -533,6 +544,21 @@ pub(crate) fn selection_metadata(
             ] {
                 if let Some(v) = d.extra.get(from) {
                     m.insert(to.into(), v.clone());
+                }
+            }
+        }
+        SelectionKind::WhatsAppPhoneNumber => {
+            m.insert("phoneNumberId".into(), json!(d.id));
+            for k in [
+                "wabaId",
+                "displayPhoneNumber",
+                "verifiedName",
+                "qualityRating",
+                "nameStatus",
+                "messagingLimitTier",
+            ] {
+                if let Some(v) = d.extra.get(k).filter(|v| !v.is_null()) {
+                    m.insert(k.into(), v.clone());
                 }
             }
         }

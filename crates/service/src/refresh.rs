@@ -1,0 +1,335 @@
+//! Keeping tokens alive (STYLE §9): refresh a margin before expiry, coalesce concurrent
+//! refreshes of one account behind a store lease, re-read the account once it is held, swap
+//! the tokens only if they are still the ones refreshed, back off with jitter after a
+//! transient failure, and mark the account for reconnection when the platform says the
+//! grant is dead.
+
+use crate::auth::ResourceGroup;
+use crate::connect::AccountTokens;
+use crate::{Caller, ServiceError, ServiceResult, Services};
+use chrono::{DateTime, Duration, Utc};
+use plugboard_core::{AccountId, OwnerId, Platform};
+use plugboard_platforms::bluesky::BlueskySession;
+use plugboard_platforms::instagram::LoginMethod;
+use plugboard_platforms::spec::ResolvedRefresh;
+use plugboard_platforms::{ConnectorError, Flavor, TokenSet};
+use plugboard_store::Account;
+use rand::Rng;
+
+/// Short-lived access tokens (hours) are refreshed this long before they expire.
+pub const SHORT_MARGIN: Duration = Duration::minutes(15);
+/// Long-lived tokens that are extended rather than refreshed (Instagram Login, Threads:
+/// 60 days, extendable once a day old) are extended this long before they expire.
+pub const LONG_MARGIN: Duration = Duration::days(7);
+/// How long one worker holds an account while it refreshes it.
+const ACCOUNT_LEASE: Duration = Duration::seconds(60);
+const BATCH: u64 = 200;
+
+/// What one refresh came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refreshed {
+    /// New tokens stored.
+    Done { expires_at: Option<DateTime<Utc>> },
+    /// Another worker holds the account, or refreshed it first.
+    Skipped,
+    /// A transient failure; tried again at `retry_at`.
+    Deferred {
+        retry_at: DateTime<Utc>,
+        failures: u32,
+    },
+    /// The platform refused the grant: the account now needs reconnection.
+    Dead { reason: String },
+    /// The platform cannot refresh this token; the user reconnects when it expires.
+    Unsupported,
+}
+
+/// One pass of the worker.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefreshPass {
+    pub refreshed: u32,
+    pub skipped: u32,
+    pub deferred: u32,
+    pub dead: u32,
+}
+
+/// Exponential backoff from one minute, capped at six hours, with up to a quarter of
+/// jitter so replicas that failed together do not retry together.
+pub fn backoff(failures: u32) -> Duration {
+    let base = Duration::minutes(1) * 2_i32.saturating_pow(failures.min(9));
+    let capped = base.min(Duration::hours(6));
+    let jitter = rand::thread_rng().gen_range(0..=capped.num_seconds().max(4) / 4);
+    capped + Duration::seconds(jitter)
+}
+
+fn flavor_of(account: &Account) -> Flavor {
+    match account.metadata.get("loginMethod").and_then(|v| v.as_str()) {
+        Some("facebook_login") => Flavor::from(LoginMethod::FacebookLogin),
+        _ => Flavor::Standard,
+    }
+}
+
+impl Services {
+    /// How far ahead of expiry this account's token is renewed.
+    fn margin(&self, account: &Account) -> Duration {
+        let extends = self
+            .connect
+            .as_ref()
+            .and_then(|c| c.connector(account.platform, flavor_of(account)))
+            .is_some_and(|c| matches!(c.spec().refresh, ResolvedRefresh::ExtendAccessToken { .. }));
+        if extends { LONG_MARGIN } else { SHORT_MARGIN }
+    }
+
+    /// One pass of the refresh worker over every owner's due accounts (STYLE §6:
+    /// `run_once`; the loop calls it, tests call it with a moved clock).
+    pub async fn refresh_due(&self, holder: &str) -> ServiceResult<RefreshPass> {
+        let now = self.clock.now();
+        let due = self
+            .store
+            .accounts_due_for_refresh(now + LONG_MARGIN, now, BATCH)
+            .await?;
+        let mut pass = RefreshPass::default();
+        for account in due {
+            let Some(expires) = account.token_expires_at else {
+                continue;
+            };
+            if expires - self.margin(&account) > now {
+                continue;
+            }
+            match self
+                .refresh_held(&account.owner_id, &account.id, holder, false)
+                .await?
+            {
+                Refreshed::Done { .. } => pass.refreshed += 1,
+                Refreshed::Skipped | Refreshed::Unsupported => pass.skipped += 1,
+                Refreshed::Deferred { .. } => pass.deferred += 1,
+                Refreshed::Dead { .. } => pass.dead += 1,
+            }
+        }
+        Ok(pass)
+    }
+
+    /// `POST /v1/accounts/{id}/refresh-token`: refresh now, whatever the expiry.
+    pub async fn refresh_account_now(
+        &self,
+        caller: &Caller,
+        id: &AccountId,
+    ) -> ServiceResult<Account> {
+        caller.require(ResourceGroup::Accounts, true)?;
+        let account = self.get_account(caller, id).await?;
+        if account.needs_reconnection {
+            return Err(reconnect_required());
+        }
+        let holder = format!("api-{}", caller.key_id);
+        match self.refresh_held(&caller.owner, id, &holder, true).await? {
+            Refreshed::Done { .. } | Refreshed::Skipped => self.get_account(caller, id).await,
+            Refreshed::Dead { .. } => Err(reconnect_required()),
+            Refreshed::Unsupported => Err(ServiceError::BadRequest {
+                code: "refresh_not_supported",
+                message: format!(
+                    "{} cannot refresh this token; reconnect the account when it expires",
+                    account.platform
+                ),
+                param: None,
+            }),
+            Refreshed::Deferred { .. } => Err(ServiceError::Upstream {
+                code: "refresh_failed",
+                message: "The platform could not refresh the token right now; it will be retried"
+                    .into(),
+                details: None,
+            }),
+        }
+    }
+
+    /// Refreshes one account under its lease. `forced` refreshes even when another
+    /// refresh changed the tokens since the account was listed.
+    async fn refresh_held(
+        &self,
+        owner: &OwnerId,
+        id: &AccountId,
+        holder: &str,
+        forced: bool,
+    ) -> ServiceResult<Refreshed> {
+        let now = self.clock.now();
+        let lease = format!("refresh:{id}");
+        if !self
+            .store
+            .acquire_lease(&lease, holder, now, ACCOUNT_LEASE)
+            .await?
+        {
+            return Ok(Refreshed::Skipped);
+        }
+        let result = self.refresh_locked(owner, id, forced).await;
+        if let Err(e) = self.store.release_lease(&lease, holder).await {
+            tracing::warn!(error = %e, "cannot release a refresh lease; it runs out on its own");
+        }
+        result
+    }
+
+    async fn refresh_locked(
+        &self,
+        owner: &OwnerId,
+        id: &AccountId,
+        forced: bool,
+    ) -> ServiceResult<Refreshed> {
+        let now = self.clock.now();
+        // Re-read once held: another worker may have refreshed it a moment ago.
+        let Some(account) = self.store.get_account(owner, id).await? else {
+            return Ok(Refreshed::Skipped);
+        };
+        if account.needs_reconnection {
+            return Ok(Refreshed::Skipped);
+        }
+        if !forced
+            && account
+                .token_expires_at
+                .is_none_or(|e| e - self.margin(&account) > now)
+        {
+            return Ok(Refreshed::Skipped);
+        }
+        let Some(sealed) = account.tokens.clone() else {
+            return Ok(Refreshed::Unsupported);
+        };
+        let context = account.own_tokens_context();
+        let tokens: AccountTokens = self
+            .keyring
+            .open_json(&context, &sealed)
+            .map_err(|e| ServiceError::Internal(format!("opening account tokens: {e}")))?;
+        let renewed = self.renew(&account, &tokens).await;
+        let platform = account.platform;
+        match renewed {
+            Ok(new) => {
+                let expires_at = new.expires_at;
+                let sealed_new = self.keyring.seal_json(
+                    &context,
+                    &AccountTokens {
+                        tokens: new,
+                        login: tokens.login,
+                    },
+                );
+                if self
+                    .store
+                    .store_refreshed_tokens(id, &sealed, &sealed_new, expires_at, now)
+                    .await?
+                {
+                    tracing::info!(account = %id, platform = %platform, "token refreshed");
+                    Ok(Refreshed::Done { expires_at })
+                } else {
+                    // Someone else stored newer tokens while this one ran.
+                    Ok(Refreshed::Skipped)
+                }
+            }
+            Err(ConnectorError::InvalidGrant { description }) => {
+                if self.store.mark_needs_reconnection(id, now).await?.is_some() {
+                    tracing::warn!(account = %id, platform = %platform, reason = %description, "the platform refused the grant; the account needs reconnection");
+                }
+                Ok(Refreshed::Dead {
+                    reason: description,
+                })
+            }
+            Err(ConnectorError::Unsupported(_)) => {
+                // Nothing to renew with: once the token is past its expiry the account is
+                // as good as disconnected.
+                if account.token_expires_at.is_some_and(|e| e <= now) {
+                    self.store.mark_needs_reconnection(id, now).await?;
+                    return Ok(Refreshed::Dead {
+                        reason: "The token expired and this platform cannot refresh it".into(),
+                    });
+                }
+                Ok(Refreshed::Unsupported)
+            }
+            Err(e) => {
+                let retry_at = now + backoff(account.refresh_failures);
+                let failures = self.store.defer_refresh(id, retry_at).await?;
+                tracing::warn!(account = %id, platform = %platform, error = %e, failures, retry_at = %retry_at, "token refresh failed; retrying later");
+                Ok(Refreshed::Deferred { retry_at, failures })
+            }
+        }
+    }
+
+    /// The platform call: the connector's refresh, or a Bluesky session refresh.
+    async fn renew(
+        &self,
+        account: &Account,
+        tokens: &AccountTokens,
+    ) -> Result<TokenSet, ConnectorError> {
+        let ctx = self.connect.as_ref().ok_or(ConnectorError::Unsupported(
+            "the connect flow is not set up in this process",
+        ))?;
+        match account.platform {
+            Platform::Bluesky => {
+                let client = ctx
+                    .bluesky
+                    .as_ref()
+                    .ok_or(ConnectorError::Unsupported("Bluesky is not configured"))?;
+                let t = &tokens.tokens;
+                let pds = account
+                    .metadata
+                    .get("pdsUrl")
+                    .and_then(|v| v.as_str())
+                    .and_then(|u| url::Url::parse(u).ok())
+                    .unwrap_or_else(|| client.entryway().clone());
+                let session = BlueskySession {
+                    did: account.platform_user_id.clone(),
+                    handle: account.username.clone().unwrap_or_default(),
+                    pds,
+                    access_jwt: t.access_token.clone(),
+                    refresh_jwt: t
+                        .refresh_token
+                        .clone()
+                        .ok_or(ConnectorError::Unsupported("no refresh JWT"))?,
+                    access_expires_at: t.expires_at,
+                    refresh_expires_at: t.refresh_expires_at,
+                    email: None,
+                };
+                let s = client.refresh(&session).await?;
+                Ok(TokenSet {
+                    access_token: s.access_jwt,
+                    refresh_token: Some(s.refresh_jwt),
+                    expires_at: s.access_expires_at,
+                    refresh_expires_at: s.refresh_expires_at,
+                    scopes: t.scopes.clone(),
+                    user_id: Some(s.did),
+                })
+            }
+            Platform::Telegram | Platform::Whatsapp => {
+                Err(ConnectorError::Unsupported("no token to refresh"))
+            }
+            other => {
+                let connector =
+                    ctx.connector(other, flavor_of(account))
+                        .ok_or(ConnectorError::Unsupported(
+                            "the platform is no longer configured",
+                        ))?;
+                connector.refresh(&tokens.tokens).await
+            }
+        }
+    }
+}
+
+fn reconnect_required() -> ServiceError {
+    ServiceError::Conflict {
+        code: "reconnect_required",
+        message: "The platform no longer accepts this account's grant; reconnect it with reconnectAccountId".into(),
+        details: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_from_a_minute_and_stops_at_six_hours_plus_jitter() {
+        for (failures, low, high) in [
+            (0, 60, 75),
+            (1, 120, 150),
+            (3, 480, 600),
+            (20, 21_600, 27_000),
+        ] {
+            for _ in 0..20 {
+                let b = backoff(failures).num_seconds();
+                assert!((low..=high).contains(&b), "{failures} failures: {b}s");
+            }
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! Token refresh through the sandbox: ahead of expiry on a moved clock, coalesced between
+//! racing workers, backed off after transient failures, and a dead grant marking the
+//! account for reconnection until a reconnect clears it.
+
+use crate::flows::*;
+use crate::helpers::*;
+use chrono::Duration;
+use plugboard_core::{AccountId, ManualClock, Platform};
+use reqwest::Method;
+use serde_json::json;
+use std::sync::Arc;
+
+fn clock() -> Arc<ManualClock> {
+    Arc::new(ManualClock::new(
+        chrono::DateTime::from_timestamp(1_900_000_000, 0).unwrap(),
+    ))
+}
+
+async fn sealed_tokens(app: &TestApp, id: &str) -> String {
+    let owner = app.owner().await;
+    let a = app
+        .services
+        .store
+        .get_account(&owner, &AccountId::parse(id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    a.tokens.unwrap().as_stored().to_owned()
+}
+
+#[tokio::test]
+async fn every_refreshable_platform_is_refreshed_ahead_of_expiry() {
+    let clock = clock();
+    let app = spawn_app_full_with(|_| {}, clock.clone()).await;
+    let profile = app.default_profile().await;
+    // Access tokens of hours, and the long-lived ones that are extended (Instagram Login,
+    // Threads: 60 days).
+    let short = [
+        (Platform::Twitter, ""),
+        (Platform::Linkedin, ""),
+        (Platform::Tiktok, ""),
+        (Platform::Youtube, ""),
+        (Platform::Reddit, ""),
+        (Platform::Snapchat, ""),
+    ];
+    let long = [
+        (Platform::Instagram, "instagram_login"),
+        (Platform::Threads, ""),
+    ];
+    let mut ids = Vec::new();
+    for (platform, login) in short.iter().chain(long.iter()) {
+        let q = app
+            .connect_standard(*platform, login, &profile, &format!("fresh_{platform}"))
+            .await;
+        ids.push((
+            *platform,
+            q["accountId"].clone(),
+            sealed_tokens(&app, &q["accountId"]).await,
+        ));
+    }
+    assert_eq!(
+        app.services.refresh_due("w").await.unwrap().refreshed,
+        0,
+        "nothing is due yet"
+    );
+    // X, TikTok, Google, Reddit and Snapchat issue tokens of hours: a day later they are
+    // due.
+    clock.advance(Duration::days(1));
+    let pass = app.services.refresh_due("w").await.unwrap();
+    assert_eq!(pass.dead, 0, "{pass:?}");
+    // Ten minutes before LinkedIn's 60-day token (and Instagram's and Threads' long-lived
+    // ones) would expire.
+    clock.advance(Duration::days(59) - Duration::minutes(10));
+    let pass2 = app.services.refresh_due("w").await.unwrap();
+    assert_eq!(pass2.dead, 0, "{pass2:?}");
+    for (platform, id, before) in &ids {
+        let after = sealed_tokens(&app, id).await;
+        assert_ne!(&after, before, "{platform} was refreshed");
+        let a = app.account_json(id).await;
+        assert_eq!(a["needsReconnection"], false, "{platform}: {a}");
+        let expires =
+            chrono::DateTime::parse_from_rfc3339(a["tokenExpiresAt"].as_str().unwrap()).unwrap();
+        assert!(
+            expires > app.services.clock.now(),
+            "{platform}: a fresh expiry"
+        );
+    }
+}
+
+#[tokio::test]
+async fn two_workers_racing_refresh_a_rotating_token_once() {
+    let clock = clock();
+    let app = spawn_app_full_with(|_| {}, clock.clone()).await;
+    let profile = app.default_profile().await;
+    let q = app
+        .connect_standard(Platform::Twitter, "", &profile, "raced")
+        .await;
+    clock.advance(Duration::hours(2));
+    let (a, b) = tokio::join!(
+        app.services.refresh_due("worker-a"),
+        app.services.refresh_due("worker-b")
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.refreshed + b.refreshed, 1, "{a:?} {b:?}");
+    assert_eq!(a.dead + b.dead, 0);
+    // X rotates refresh tokens: had both used the old one, the second would have been
+    // refused. The stored one is alive.
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{}/refresh-token", q["accountId"]),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.body["tokenExpiresAt"].as_str().unwrap().ends_with('Z'));
+}
+
+#[tokio::test]
+async fn a_dead_grant_marks_the_account_and_a_reconnect_clears_it() {
+    let clock = clock();
+    let iso = spawn_isolated_with_clock(Platform::Tiktok, clock.clone()).await;
+    let app = &iso.app;
+    let profile = app.default_profile().await;
+    let q = app
+        .connect_standard(Platform::Tiktok, "", &profile, "doomed")
+        .await;
+    let id = q["accountId"].clone();
+    iso.fault(Platform::Tiktok, json!({"token": "invalid_grant"}))
+        .await;
+    clock.advance(Duration::days(1));
+    let pass = app.services.refresh_due("w").await.unwrap();
+    assert_eq!(pass.dead, 1, "{pass:?}");
+    let listed = app.get("/v1/accounts?status=disconnected").await;
+    assert_eq!(listed.body["accounts"][0]["_id"], id, "{}", listed.text);
+    assert_eq!(listed.body["accounts"][0]["needsReconnection"], true);
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{id}/refresh-token"),
+            None,
+        )
+        .await;
+    assert_error(&r, 409, "reconnect_required");
+    assert_eq!(
+        app.services.refresh_due("w").await.unwrap(),
+        Default::default(),
+        "not retried"
+    );
+    iso.fault(Platform::Tiktok, json!({})).await;
+    let again = app
+        .connect_standard(Platform::Tiktok, "", &profile, "doomed")
+        .await;
+    assert_eq!(again["accountId"], id);
+    assert_eq!(app.account_json(&id).await["needsReconnection"], false);
+}
+
+#[tokio::test]
+async fn a_transient_failure_backs_off_and_is_retried() {
+    let clock = clock();
+    let iso = spawn_isolated_with_clock(Platform::Reddit, clock.clone()).await;
+    let app = &iso.app;
+    let profile = app.default_profile().await;
+    let q = app
+        .connect_standard(Platform::Reddit, "", &profile, "flaky")
+        .await;
+    iso.fault(Platform::Reddit, json!({"token": "fail"})).await;
+    clock.advance(Duration::hours(1));
+    assert_eq!(app.services.refresh_due("w").await.unwrap().deferred, 1);
+    assert_eq!(
+        app.services.refresh_due("w").await.unwrap(),
+        Default::default(),
+        "backing off"
+    );
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{}/refresh-token", q["accountId"]),
+            None,
+        )
+        .await;
+    assert_error(&r, 502, "refresh_failed");
+    iso.fault(Platform::Reddit, json!({})).await;
+    clock.advance(Duration::minutes(10));
+    assert_eq!(app.services.refresh_due("w").await.unwrap().refreshed, 1);
+    assert_eq!(
+        app.account_json(&q["accountId"]).await["needsReconnection"],
+        false
+    );
+}
+
+#[tokio::test]
+async fn a_bluesky_session_rotates_and_a_revoked_app_password_needs_reconnection() {
+    let app = spawn_app().await;
+    let handle = format!("r{}.test", hex::encode(rand::random::<[u8; 4]>()));
+    let r = app
+        .post(
+            "/sandbox/bluesky/_accounts",
+            json!({"handle": handle, "password": "main-pass-1"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let pw = app
+        .post(
+            &format!("/sandbox/bluesky/_accounts/{handle}/app-passwords"),
+            json!({"name": "plugboard"}),
+        )
+        .await;
+    let state = format!("profile_id={}", app.default_profile().await);
+    let c = app
+        .post(
+            "/v1/connect/bluesky/credentials",
+            json!({"identifier": handle, "appPassword": pw.body["password"], "state": state}),
+        )
+        .await;
+    let id = c.body["account"]["_id"].as_str().unwrap().to_owned();
+    let before = sealed_tokens(&app, &id).await;
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{id}/refresh-token"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_ne!(
+        sealed_tokens(&app, &id).await,
+        before,
+        "refreshSession rotated the session"
+    );
+    let revoked = app
+        .call(
+            Method::DELETE,
+            &format!("/sandbox/bluesky/_accounts/{handle}/app-passwords/plugboard"),
+            None,
+        )
+        .await;
+    assert!(revoked.status.is_success(), "{}", revoked.text);
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{id}/refresh-token"),
+            None,
+        )
+        .await;
+    assert_error(&r, 409, "reconnect_required");
+    assert_eq!(app.account_json(&id).await["needsReconnection"], true);
+}
+
+#[tokio::test]
+async fn platforms_that_cannot_refresh_say_so() {
+    let app = spawn_app().await;
+    let profile = app.default_profile().await;
+    let fb = app
+        .connect_standard(Platform::Facebook, "", &profile, "pages_forever")
+        .await;
+    let r = app
+        .call(
+            Method::POST,
+            &format!("/v1/accounts/{}/refresh-token", fb["accountId"]),
+            None,
+        )
+        .await;
+    assert_error(&r, 400, "refresh_not_supported");
+    let r = app
+        .call(
+            Method::POST,
+            "/v1/accounts/0123456789abcdef01234567/refresh-token",
+            None,
+        )
+        .await;
+    assert_error(&r, 404, "account_not_found");
+}
