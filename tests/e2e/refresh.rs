@@ -271,3 +271,52 @@ async fn platforms_that_cannot_refresh_say_so() {
         .await;
     assert_error(&r, 404, "account_not_found");
 }
+
+#[tokio::test]
+async fn disconnecting_revokes_the_grant_at_the_platform() {
+    let app = spawn_app().await;
+    let profile = app.default_profile().await;
+    let q = app
+        .connect_standard(Platform::Linkedin, "", &profile, "leaving")
+        .await;
+    let id = q["accountId"].clone();
+    let owner = app.owner().await;
+    let account = app
+        .services
+        .store
+        .get_account(&owner, &AccountId::parse(&id).unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    let tokens: plugboard_service::connect::AccountTokens = app
+        .services
+        .keyring
+        .open_json(
+            &account.own_tokens_context(),
+            account.tokens.as_ref().unwrap(),
+        )
+        .unwrap();
+    let whoami = |token: String| {
+        let client = app.client.clone();
+        let url = app.url("/sandbox/linkedin/v2/userinfo");
+        async move {
+            client
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(whoami(tokens.tokens.access_token.clone()).await, 200);
+    let r = app
+        .call(Method::DELETE, &format!("/v1/accounts/{id}"), None)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(
+        whoami(tokens.tokens.access_token).await,
+        401,
+        "the sandbox no longer accepts the token"
+    );
+}

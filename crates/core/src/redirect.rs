@@ -178,6 +178,9 @@ mod tests {
             host in "[a-z][a-z0-9-]{0,20}(\\.[a-z]{2,6}){1,2}",
             path in "(/[A-Za-z0-9._~-]{0,12}){0,4}",
         ) {
+            // `xn--` starts an IDNA A-label: only valid Punycode after it is a host, and
+            // the URL parser rightly refuses the rest.
+            prop_assume!(!host.starts_with("xn--"));
             let raw = format!("https://{host}{path}");
             let parsed = RedirectUrl::parse(&raw);
             prop_assert!(parsed.is_ok(), "{}", raw);

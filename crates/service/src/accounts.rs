@@ -158,13 +158,16 @@ impl Services {
     /// Disconnects and removes the account. A second call finds nothing (404).
     pub async fn delete_account(&self, caller: &Caller, id: &AccountId) -> ServiceResult<Account> {
         caller.require(ResourceGroup::Accounts, true)?;
-        self.visible_account(caller, id).await?;
+        let before = self.visible_account(caller, id).await?;
         let removed = self
             .scoped(caller)
             .remove_account(id, self.clock.now())
             .await?
             .ok_or(ServiceError::NotFound { what: "Account" })?;
         tracing::info!(account = %id, platform = %removed.platform, "account disconnected");
+        // The account is gone whatever the platform says: revocation is a courtesy to the
+        // user (the grant stops working at once), done after the removal is certain.
+        self.revoke_at_platform(&before).await;
         Ok(removed)
     }
 }

@@ -246,6 +246,68 @@ impl Services {
         }
     }
 
+    /// Revokes the account's grant where the platform offers revocation (RFC 7009 at X,
+    /// LinkedIn, TikTok, Google, Reddit; Bluesky's deleteSession). Failures are logged: the
+    /// account is removed either way.
+    pub(crate) async fn revoke_at_platform(&self, account: &Account) {
+        let (Some(sealed), Some(ctx)) = (&account.tokens, self.connect.as_ref()) else {
+            return;
+        };
+        let Ok(tokens) = self
+            .keyring
+            .open_json::<AccountTokens>(&account.own_tokens_context(), sealed)
+        else {
+            tracing::warn!(account = %account.id, "cannot open the tokens to revoke");
+            return;
+        };
+        let result = match account.platform {
+            Platform::Bluesky => {
+                match (ctx.bluesky.as_ref(), self.bluesky_session(account, &tokens)) {
+                    (Some(client), Some(session)) => client.logout(&session).await,
+                    _ => return,
+                }
+            }
+            Platform::Telegram | Platform::Whatsapp => return,
+            other => match ctx.connector(other, flavor_of(account)) {
+                Some(c) => {
+                    c.revoke(tokens.login.as_ref().unwrap_or(&tokens.tokens))
+                        .await
+                }
+                None => return,
+            },
+        };
+        match result {
+            Ok(()) => {
+                tracing::info!(account = %account.id, platform = %account.platform, "grant revoked at the platform")
+            }
+            Err(ConnectorError::Unsupported(_)) => {}
+            Err(e) => {
+                tracing::warn!(account = %account.id, error = %e, "revoking the grant at the platform failed")
+            }
+        }
+    }
+
+    fn bluesky_session(&self, account: &Account, tokens: &AccountTokens) -> Option<BlueskySession> {
+        let client = self.connect.as_ref()?.bluesky.as_ref()?;
+        let t = &tokens.tokens;
+        let pds = account
+            .metadata
+            .get("pdsUrl")
+            .and_then(|v| v.as_str())
+            .and_then(|u| url::Url::parse(u).ok())
+            .unwrap_or_else(|| client.entryway().clone());
+        Some(BlueskySession {
+            did: account.platform_user_id.clone(),
+            handle: account.username.clone().unwrap_or_default(),
+            pds,
+            access_jwt: t.access_token.clone(),
+            refresh_jwt: t.refresh_token.clone()?,
+            access_expires_at: t.expires_at,
+            refresh_expires_at: t.refresh_expires_at,
+            email: None,
+        })
+    }
+
     /// The platform call: the connector's refresh, or a Bluesky session refresh.
     async fn renew(
         &self,
@@ -262,25 +324,9 @@ impl Services {
                     .as_ref()
                     .ok_or(ConnectorError::Unsupported("Bluesky is not configured"))?;
                 let t = &tokens.tokens;
-                let pds = account
-                    .metadata
-                    .get("pdsUrl")
-                    .and_then(|v| v.as_str())
-                    .and_then(|u| url::Url::parse(u).ok())
-                    .unwrap_or_else(|| client.entryway().clone());
-                let session = BlueskySession {
-                    did: account.platform_user_id.clone(),
-                    handle: account.username.clone().unwrap_or_default(),
-                    pds,
-                    access_jwt: t.access_token.clone(),
-                    refresh_jwt: t
-                        .refresh_token
-                        .clone()
-                        .ok_or(ConnectorError::Unsupported("no refresh JWT"))?,
-                    access_expires_at: t.expires_at,
-                    refresh_expires_at: t.refresh_expires_at,
-                    email: None,
-                };
+                let session = self
+                    .bluesky_session(account, tokens)
+                    .ok_or(ConnectorError::Unsupported("no refresh JWT"))?;
                 let s = client.refresh(&session).await?;
                 Ok(TokenSet {
                     access_token: s.access_jwt,
