@@ -292,6 +292,8 @@ async fn every_authenticated_route_rejects_missing_malformed_and_revoked_keys() 
         ),
         (Method::POST, "/v1/connect/twitter".to_owned()),
         (Method::POST, format!("/v1/accounts/{some}/refresh-token")),
+        (Method::GET, "/v1/accounts/health".to_owned()),
+        (Method::GET, format!("/v1/accounts/{some}/health")),
         (
             Method::GET,
             "/v1/connect/whatsapp/select-phone-number".to_owned(),

@@ -9,6 +9,7 @@
 )]
 
 mod flows;
+mod health;
 mod helpers;
 
 mod account_destinations;

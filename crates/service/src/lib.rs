@@ -7,6 +7,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod connect;
 mod error;
+pub mod health;
 pub mod idempotency;
 pub mod profiles;
 pub mod refresh;

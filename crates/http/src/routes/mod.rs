@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod auth;
 pub mod connect;
 pub mod connect_direct;
+pub mod health;
 pub mod profiles;
 pub mod selection;
 pub mod system;
@@ -25,6 +26,9 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(profiles::update)
         .service(profiles::delete)
         .service(accounts::list)
+        // Before `/accounts/{accountId}`, which would take "health" for an id.
+        .service(health::all)
+        .service(health::one)
         .service(accounts::get)
         .service(accounts::update)
         .service(accounts::move_to_profile)

@@ -85,11 +85,7 @@ impl ConnectContext {
         format!("{base}/{path}")
     }
 
-    pub(crate) fn connector(
-        &self,
-        platform: Platform,
-        flavor: Flavor,
-    ) -> Option<Arc<dyn Connector>> {
+    pub fn connector(&self, platform: Platform, flavor: Flavor) -> Option<Arc<dyn Connector>> {
         self.connectors.get(platform, flavor)
     }
 }

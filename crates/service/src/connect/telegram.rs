@@ -21,6 +21,9 @@ use subtle::ConstantTimeEq;
 
 const CODE_KIND: &str = "telegram_code";
 const LINKED_KIND: &str = "telegram_linked";
+/// Written just before a code is taken and the chat linked, so a status poll in between
+/// reads "pending" rather than "unknown", and two linkers of one code cannot both go on.
+const LINKING_KIND: &str = "telegram_linking";
 /// Zernio's window for a code.
 const CODE_MINUTES: i64 = 15;
 /// How long a code's outcome stays readable (so late polls see `expired` or `connected`).
@@ -311,6 +314,14 @@ impl Services {
             });
         }
         let Some(rec) = self.store.get_one_time(CODE_KIND, &key, now).await? else {
+            if let Some(linking) = self.store.get_one_time(LINKING_KIND, &key, now).await?
+                && linking.owner_id.as_ref() == Some(&caller.owner)
+                && let Ok(c) = serde_json::from_value::<CodeRecord>(linking.payload)
+            {
+                return Ok(TelegramStatus::Pending {
+                    expires_at: c.expires_at,
+                });
+            }
             return Err(ServiceError::NotFound {
                 what: "Telegram code",
             });
@@ -479,7 +490,26 @@ impl Services {
                 }
             }
         }
-        // Everything checked: take the code, once.
+        // Everything checked: mark the link as under way, then take the code, once.
+        let linking = self
+            .store
+            .put_one_time(&OneTimeRecord {
+                kind: LINKING_KIND.into(),
+                key: key.clone(),
+                owner_id: Some(owner.clone()),
+                payload: rec.payload.clone(),
+                expires_at: now + Duration::minutes(2),
+                created_at: now,
+            })
+            .await;
+        match linking {
+            Ok(()) => {}
+            Err(plugboard_store::StoreError::Conflict { .. }) => return Err(Refusal::UnknownCode),
+            Err(e) => {
+                tracing::error!(error = %e, "store failure marking a Telegram link");
+                return Err(Refusal::Failed);
+            }
+        }
         match self.store.consume_one_time(CODE_KIND, &key, now).await {
             Ok(Some(_)) => {}
             Ok(None) => return Err(Refusal::UnknownCode),
