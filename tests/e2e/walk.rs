@@ -48,7 +48,12 @@ fn every_platform_has_a_connector_a_sandbox_fake_a_guide_and_a_place_in_the_open
                 "connector or connect route",
                 match direct {
                     None => connector.is_some(),
-                    Some(route) => connector.is_none() && openapi.contains(&format!("\"{route}\"")),
+                    // WhatsApp has both: its Meta login is a connector, its credentials
+                    // connect a route.
+                    Some(route) => {
+                        (connector.is_none() || p == Platform::Whatsapp)
+                            && openapi.contains(&format!("\"{route}\""))
+                    }
                 },
             ),
             ("sandbox fake", fakes.contains(&p.as_str())),

@@ -166,3 +166,122 @@ async fn a_number_is_connected_on_one_profile_and_a_refused_registration_only_wa
         .await;
     assert_error(&r, 409, "WHATSAPP_NUMBER_ALREADY_CONNECTED");
 }
+
+/// The Meta login variant: Facebook Login with WhatsApp permissions, then a number.
+mod login {
+    use crate::flows::*;
+    use crate::helpers::*;
+    use plugboard_core::Platform;
+    use reqwest::Method;
+    use serde_json::json;
+    use url::Url;
+
+    #[tokio::test]
+    async fn a_waba_with_one_number_connects_in_the_callback() {
+        let app = spawn_app().await;
+        let profile = app.default_profile().await;
+        let extra = format!("&redirect_url={}", urlencode(APP_REDIRECT));
+        let auth = app
+            .start_connect(Platform::Whatsapp, &profile, &extra)
+            .await;
+        let callback = app.consent(&auth, "wa_single", "approve", Some(1)).await;
+        let r = reply(app.client.get(&callback).send().await.unwrap()).await;
+        let q = query(&Url::parse(&location(&r)).unwrap());
+        assert_eq!(q["connected"], "whatsapp", "{q:?}");
+        let account = app.account_json(&q["accountId"]).await;
+        assert_eq!(
+            account["metadata"]["phoneNumberId"],
+            account["platformUserId"]
+        );
+        assert!(account["metadata"]["wabaId"].is_string(), "{account}");
+        assert_eq!(
+            account["username"],
+            account["metadata"]["displayPhoneNumber"]
+        );
+    }
+
+    #[tokio::test]
+    async fn several_numbers_are_picked_in_the_hosted_picker_or_through_the_selection_routes() {
+        let app = spawn_app().await;
+        let profile = app.default_profile().await;
+        let p = profile.to_string();
+        let q = app
+            .connect_standard(Platform::Whatsapp, "", &profile, "wa_picker")
+            .await;
+        assert_eq!(q["connected"], "whatsapp");
+        assert_eq!(q["stage"], "select_page");
+
+        let extra = format!("&headless=true&redirect_url={}", urlencode(APP_REDIRECT));
+        let auth = app
+            .start_connect(Platform::Whatsapp, &profile, &extra)
+            .await;
+        let callback = app.consent(&auth, "wa_headless", "approve", Some(3)).await;
+        let r = reply(app.client.get(&callback).send().await.unwrap()).await;
+        let q = query(&Url::parse(&location(&r)).unwrap());
+        assert_eq!(q["step"], "select_phone_number", "{q:?}");
+        assert_eq!(q["profileId"], p);
+        let temp = q["tempToken"].clone();
+        let numbers = app
+            .call_with(
+                Method::GET,
+                &format!("/v1/connect/whatsapp/select-phone-number?profileId={p}&tempToken={temp}"),
+                &[("X-Connect-Token", &q["connect_token"])],
+                false,
+                None,
+            )
+            .await;
+        assert_eq!(numbers.status, 200, "{}", numbers.text);
+        let list = numbers.body["phoneNumbers"].as_array().unwrap().clone();
+        assert_eq!(list.len(), 3, "{}", numbers.text);
+        assert!(
+            list.iter()
+                .all(|n| n["wabaId"].is_string() && n["display_phone_number"].is_string())
+        );
+        let pick = &list[2];
+        let wrong_waba = app
+            .post(
+                "/v1/connect/whatsapp/select-phone-number",
+                json!({"profileId": p, "phoneNumberId": pick["id"], "wabaId": "1", "tempToken": temp}),
+            )
+            .await;
+        assert_error(&wrong_waba, 400, "validation_error");
+        let done = app
+            .post(
+                "/v1/connect/whatsapp/select-phone-number",
+                json!({"profileId": p, "phoneNumberId": pick["id"], "wabaId": pick["wabaId"], "tempToken": temp, "redirect_url": APP_REDIRECT}),
+            )
+            .await;
+        assert_eq!(done.status, 200, "{}", done.text);
+        assert_eq!(done.body["account"]["platform"], "whatsapp");
+        assert_eq!(
+            done.body["account"]["selectedPhoneNumber"],
+            pick["display_phone_number"]
+        );
+        assert!(
+            done.body["redirect_url"]
+                .as_str()
+                .unwrap()
+                .contains("connected=whatsapp")
+        );
+        let stored = app
+            .account_json(done.body["account"]["accountId"].as_str().unwrap())
+            .await;
+        assert_eq!(stored["platformUserId"], pick["id"]);
+        assert_eq!(stored["metadata"]["verifiedName"], pick["verified_name"]);
+    }
+
+    #[tokio::test]
+    async fn a_login_that_grants_no_number_redirects_with_whatsapp_error() {
+        let app = spawn_app().await;
+        let profile = app.default_profile().await;
+        let extra = format!("&redirect_url={}", urlencode(APP_REDIRECT));
+        let auth = app
+            .start_connect(Platform::Whatsapp, &profile, &extra)
+            .await;
+        let callback = app.consent(&auth, "wa_empty", "approve", Some(0)).await;
+        let r = reply(app.client.get(&callback).send().await.unwrap()).await;
+        let q = query(&Url::parse(&location(&r)).unwrap());
+        assert_eq!(q["error"], "whatsapp_error", "{q:?}");
+        assert_eq!(app.account_count().await, 0);
+    }
+}

@@ -48,8 +48,9 @@ pub use token::{
 use plugboard_core::Platform;
 
 /// The OAuth dialect of a platform: the one place that maps a platform to its protocol data.
-/// `None` for Bluesky (app password), Telegram (bot + link code) and WhatsApp (Embedded
-/// Signup). Instagram answers with its default login; [`instagram::LoginMethod::spec`] picks
+/// `None` for Bluesky (app password) and Telegram (bot + link code). WhatsApp answers with
+/// its Meta login (Facebook Login with the WhatsApp permissions); its credentials path needs
+/// no spec. Instagram answers with its default login; [`instagram::LoginMethod::spec`] picks
 /// by Zernio's `loginMethod`.
 pub fn oauth_spec(platform: Platform) -> Option<&'static OAuthSpec> {
     match platform {
@@ -64,7 +65,8 @@ pub fn oauth_spec(platform: Platform) -> Option<&'static OAuthSpec> {
         Platform::Threads => Some(&threads::SPEC),
         Platform::Googlebusiness => Some(&googlebusiness::SPEC),
         Platform::Snapchat => Some(&snapchat::SPEC),
-        Platform::Bluesky | Platform::Telegram | Platform::Whatsapp => None,
+        Platform::Whatsapp => Some(&whatsapp::OAUTH_SPEC),
+        Platform::Bluesky | Platform::Telegram => None,
     }
 }
 
@@ -89,10 +91,7 @@ mod tests {
     #[test]
     fn every_oauth_platform_has_a_spec_and_the_others_have_none() {
         for p in Platform::ALL {
-            let non_oauth = matches!(
-                p,
-                Platform::Bluesky | Platform::Telegram | Platform::Whatsapp
-            );
+            let non_oauth = matches!(p, Platform::Bluesky | Platform::Telegram);
             assert_eq!(oauth_spec(p).is_none(), non_oauth, "{p}");
         }
     }
@@ -191,6 +190,7 @@ mod tests {
             (snapchat::ME_URL, "adsapi.snapchat.com"),
             (snapchat::ORGANIZATIONS_URL, "adsapi.snapchat.com"),
             (snapchat::PUBLIC_PROFILES_URL, "businessapi.snapchat.com"),
+            (whatsapp::DEBUG_TOKEN_URL, "graph.facebook.com"),
         ];
         for (raw, host) in cases {
             let url = Url::parse(raw).unwrap_or_else(|e| panic!("{raw}: {e}"));

@@ -8,12 +8,13 @@ use crate::connector::{Connector, Flavor, PlatformApp};
 use crate::spec::SpecError;
 use crate::{
     facebook, googlebusiness, instagram, linkedin, pinterest, reddit, snapchat, threads, tiktok,
-    twitter, youtube,
+    twitter, whatsapp, youtube,
 };
 
 /// The connector of `platform` in `flavor`, with `app`'s credentials, scopes and base URL.
-/// `None` for the platforms that do not connect through OAuth (Bluesky, Telegram,
-/// WhatsApp) and for a flavor the platform does not have. For
+/// `None` for the platforms that do not connect through OAuth (Bluesky, Telegram) and for a
+/// flavor the platform does not have. WhatsApp's is its Meta login; its credentials path
+/// uses [`whatsapp::WhatsAppClient`]. For
 /// [`Flavor::InstagramFacebookLogin`], `app` is the Facebook app (credentials and base URL).
 pub fn build_connector(
     platform: Platform,
@@ -61,6 +62,9 @@ pub fn build_connector(
         ),
         (Platform::Snapchat, Flavor::Standard) => {
             boxed(snapchat::SnapchatConnector::new(app, http, clock)?)
+        }
+        (Platform::Whatsapp, Flavor::Standard) => {
+            boxed(whatsapp::WhatsAppConnector::new(app, http, clock)?)
         }
         _ => None,
     })

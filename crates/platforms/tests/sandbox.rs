@@ -36,7 +36,9 @@ enum Renewal {
 
 fn renewal(platform: Platform, flavor: Flavor) -> Renewal {
     match (platform, flavor) {
-        (_, Flavor::InstagramFacebookLogin) | (Platform::Facebook, _) => Renewal::LogsInAgain,
+        (_, Flavor::InstagramFacebookLogin) | (Platform::Facebook | Platform::Whatsapp, _) => {
+            Renewal::LogsInAgain
+        }
         (Platform::Instagram | Platform::Threads, _) => Renewal::Extends,
         (Platform::Twitter | Platform::Tiktok | Platform::Pinterest, _) => Renewal::Rotates,
         _ => Renewal::Keeps,

@@ -81,41 +81,52 @@ async fn dispatch(
     let Some(fake) = find(&platform) else {
         return not_found(&format!("fake platform {platform:?}"));
     };
-    let path = format!("/{tail}");
+    serve(&req, fake, &format!("/{tail}"), &body).await
+}
+
+/// Serves `path` (the platform's real path, after `/sandbox/<platform>`) as one of
+/// `fake`'s OAuth endpoints. A fake mounted before the generic route calls it for the
+/// paths it hands to the generic machinery (WhatsApp's Facebook Login).
+pub(crate) async fn serve(
+    req: &HttpRequest,
+    fake: &'static Fake,
+    path: &str,
+    body: &[u8],
+) -> HttpResponse {
     let method = req.method().clone();
     let get = method == Method::GET;
     let post = method == Method::POST;
-    let at = |pattern: &str| path_matches(pattern, &path);
+    let at = |pattern: &str| path_matches(pattern, path);
 
     if at(fake.authorize_path) {
         return match () {
-            _ if get => authorize::show(&req, fake),
-            _ if post => authorize::decide(&req, fake, &body),
+            _ if get => authorize::show(req, fake),
+            _ if post => authorize::decide(req, fake, body),
             _ => method_not_allowed(),
         };
     }
     if at(fake.token_path) && (post || (get && fake.token_via_get)) {
-        return token::token(&req, fake, &body).await;
+        return token::token(req, fake, body).await;
     }
-    if let Some(resp) = long_lived_routes(&req, fake, &path, get).await {
+    if let Some(resp) = long_lived_routes(req, fake, path, get).await {
         return resp;
     }
     if fake.identity_paths.iter().any(|p| at(p)) {
         return if get {
-            identity::identity(&req, fake)
+            identity::identity(req, fake)
         } else {
             method_not_allowed()
         };
     }
-    if let Some((listing, captured)) = listing_at(fake, &path) {
+    if let Some((listing, captured)) = listing_at(fake, path) {
         return if get {
-            destinations::serve(&req, fake, listing, &captured)
+            destinations::serve(req, fake, listing, &captured)
         } else {
             method_not_allowed()
         };
     }
     if fake.revoke_path.is_some_and(at) && post {
-        return token::revoke(fake, &body);
+        return token::revoke(fake, body);
     }
     if at(fake.token_path) || fake.revoke_path.is_some_and(at) {
         return method_not_allowed();

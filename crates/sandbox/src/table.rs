@@ -888,8 +888,80 @@ pub(crate) static FAKES: &[Fake] = &[
     },
 ];
 
+/// platforms.md §3 and §12: the Facebook Login that the WhatsApp fake plays for the Meta
+/// OAuth variant of WhatsApp (Facebook Login with the WhatsApp permissions). Facebook's paths
+/// and shapes; only the scopes and the destinations differ: the consent form's number is how
+/// many phone numbers the fake user's WABA has. Not one of [`FAKES`]: it is served under
+/// `/sandbox/whatsapp` by the WhatsApp fake, which hands it the paths it does not serve itself.
+pub(crate) static WHATSAPP_LOGIN: Fake = Fake {
+    slug: "whatsapp",
+    name: "WhatsApp (Facebook Login)",
+    authorize_path: "/{version}/dialog/oauth",
+    token_path: "/{version}/oauth/access_token",
+    token_via_get: true,
+    revoke_path: None,
+    client_id_param: "client_id",
+    client_auth: ClientAuth::Body,
+    pkce: PkceRule::Ignored,
+    state_required: false,
+    scope_required: false,
+    scope_split: &[',', ' '],
+    scope_join: ",",
+    scopes: &[
+        "public_profile",
+        "email",
+        "business_management",
+        "whatsapp_business_management",
+        "whatsapp_business_messaging",
+    ],
+    required_params: &[],
+    refresh_issued: RefreshIssued::Never,
+    renewal: Renewal::LongLived {
+        exchange_path: "/{version}/oauth/access_token",
+        exchange_grant: "fb_exchange_token",
+        token_param: "fb_exchange_token",
+        needs_client_id: true,
+        extend: None,
+        long_lifetime: 5_183_944,
+    },
+    access_lifetime: 5400,
+    refresh_lifetime: None,
+    token_shape: TokenShape::Facebook,
+    token_errors: TokenErrors::Graph,
+    denial: &[
+        ("error", "access_denied"),
+        ("error_code", "200"),
+        ("error_description", "Permissions error"),
+        ("error_reason", "user_denied"),
+    ],
+    redirect_fragment: Some("_=_"),
+    identity_paths: &["/{version}/me", "/me"],
+    identity: IdentityShape::Facebook,
+    id_style: IdStyle::Digits {
+        prefix: "100",
+        len: 15,
+    },
+    api_errors: ApiErrors::Graph,
+    token_in_query: true,
+    field_filter: Some(FieldFilter {
+        param: META_FIELDS,
+        always: &["id", "name"],
+        at: "",
+    }),
+    destinations: Some(Destinations {
+        noun: "WhatsApp phone numbers",
+        default_count: 2,
+        // Served by the WhatsApp fake's own Graph endpoints (the WABA the login made).
+        endpoints: &[],
+        in_identity: false,
+    }),
+};
+
 pub(crate) fn find(slug: &str) -> Option<&'static Fake> {
-    FAKES.iter().find(|f| f.slug == slug)
+    FAKES
+        .iter()
+        .find(|f| f.slug == slug)
+        .or_else(|| (slug == WHATSAPP_LOGIN.slug).then_some(&WHATSAPP_LOGIN))
 }
 
 /// Whether `path` is the row's `pattern`, where a `{version}` segment matches `v<digits>[.<digits>]`.

@@ -10,9 +10,11 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value, json};
 
+use super::login::{self, User};
 use super::world::{Knob, Knobs, Node, Number, Waba, app_id, with_world};
 use crate::errors::{graph_error_of_type, json_response};
 use crate::params::Params;
+use crate::state::{DestinationsFault, IdentityFault};
 
 const WABA_TYPE: &str = "WhatsAppBusinessAccount";
 const NUMBER_TYPE: &str = "WhatsAppBusinessPhoneNumber";
@@ -61,7 +63,7 @@ pub(super) fn graph(status: StatusCode, body: &Value) -> HttpResponse {
     json_response(status, body)
 }
 
-fn refusal(status: StatusCode, body: Value) -> Refusal {
+pub(super) fn refusal(status: StatusCode, body: Value) -> Refusal {
     Refusal {
         status,
         body,
@@ -143,7 +145,7 @@ fn invalid_token(message: &str, subcode: Option<u32>) -> Refusal {
 }
 
 /// Graph versions look like `v24.0`; anything else in that segment is an unknown path.
-fn is_version(segment: &str) -> bool {
+pub(super) fn is_version(segment: &str) -> bool {
     segment
         .strip_prefix('v')
         .and_then(|v| v.split_once('.'))
@@ -154,29 +156,46 @@ fn is_version(segment: &str) -> bool {
         })
 }
 
-/// A request that carried a live token of this fake.
+/// A request that carried a live token of this fake: a system user's, or a user token of
+/// the Meta login.
 pub(super) struct Caller {
-    pub waba_id: String,
+    /// The WABA the token reaches; none for a login that did not grant
+    /// `whatsapp_business_management`.
+    pub waba_id: Option<String>,
     pub query: Params,
+    /// A Meta login's user token: its grant and the generic fault knobs of its app.
+    pub user: Option<User>,
 }
 
-/// The token from `Authorization: Bearer` or `?access_token=` (Graph accepts both).
+impl Caller {
+    fn reaches(&self, waba_id: &str) -> bool {
+        self.waba_id.as_deref() == Some(waba_id)
+    }
+
+    /// The knobs of `waba_id`; a login's `destinations` knob (`/sandbox/_faults`) stands
+    /// for its listings when the WABA has no `listings` knob of its own.
+    fn knobs(&self, waba_id: &str) -> Knobs {
+        let mut knobs = with_world(|w| w.knobs(waba_id));
+        if knobs.listings.is_none() {
+            knobs.listings = match self.user.as_ref().and_then(|u| u.faults.destinations) {
+                Some(DestinationsFault::Fail) => Some(Knob::Fail),
+                Some(DestinationsFault::Empty) => Some(Knob::Empty),
+                None => None,
+            };
+        }
+        knobs
+    }
+}
+
+/// The token from `Authorization: Bearer` or `?access_token=` (Graph accepts both). A
+/// login's user token meets the generic `identity` knobs, which stand for Graph failing
+/// or refusing every call of the app.
 pub(super) fn authenticate(req: &HttpRequest, version: &str) -> Result<Caller, Refusal> {
     if !is_version(version) {
         return Err(unknown_path(req));
     }
     let query = Params::parse(req.query_string().as_bytes());
-    let header = req
-        .headers()
-        .get(actix_web::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            let (scheme, token) = v.split_once(' ')?;
-            scheme
-                .eq_ignore_ascii_case("bearer")
-                .then(|| token.trim().to_owned())
-        });
-    let Some(token) = header.or_else(|| query.get("access_token").map(str::to_owned)) else {
+    let Some(token) = login::bearer(req, &query) else {
         return Err(error(
             "An access token is required to request this resource.",
             "OAuthException",
@@ -184,11 +203,25 @@ pub(super) fn authenticate(req: &HttpRequest, version: &str) -> Result<Caller, R
             None,
         ));
     };
-    match with_world(|w| w.token(&token)) {
-        None => Err(invalid_token(
+    let cannot_parse = || {
+        invalid_token(
             "Invalid OAuth access token - Cannot parse access token",
             None,
-        )),
+        )
+    };
+    match with_world(|w| w.token(&token)) {
+        None => {
+            let user = login::user(&token).ok_or_else(cannot_parse)?;
+            match user.faults.identity {
+                Some(IdentityFault::Fail) => Err(unexpected()),
+                Some(IdentityFault::Unauthorized) => Err(cannot_parse()),
+                None => Ok(Caller {
+                    waba_id: user.waba_id(),
+                    query,
+                    user: Some(user),
+                }),
+            }
+        }
         Some(grant) if grant.revoked => Err(invalid_token(
             &format!(
                 "Error validating access token: The user has not authorized application {}.",
@@ -197,8 +230,9 @@ pub(super) fn authenticate(req: &HttpRequest, version: &str) -> Result<Caller, R
             Some(458),
         )),
         Some(grant) => Ok(Caller {
-            waba_id: grant.waba_id,
+            waba_id: Some(grant.waba_id),
             query,
+            user: None,
         }),
     }
 }
@@ -210,9 +244,12 @@ pub(super) fn caller_waba(
     id: &str,
     method: &str,
 ) -> Result<(Waba, Knobs), Refusal> {
-    match with_world(|w| w.node(id).map(|n| (n, w.knobs(id)))) {
-        Some((Node::Waba(waba), knobs)) if waba.id == caller.waba_id => Ok((waba, knobs)),
-        Some((Node::Waba(_), _)) => Err(permissions_error()),
+    match with_world(|w| w.node(id)) {
+        Some(Node::Waba(waba)) if caller.reaches(&waba.id) => {
+            let knobs = caller.knobs(&waba.id);
+            Ok((waba, knobs))
+        }
+        Some(Node::Waba(_)) => Err(permissions_error()),
         _ => Err(does_not_exist(id, method)),
     }
 }
@@ -223,9 +260,8 @@ pub(super) fn caller_number(
     method: &str,
 ) -> Result<(Number, Knobs), Refusal> {
     match with_world(|w| w.node(id)) {
-        Some(Node::Number { waba_id, number }) if waba_id == caller.waba_id => {
-            let knobs = with_world(|w| w.knobs(&waba_id));
-            Ok((number, knobs))
+        Some(Node::Number { waba_id, number }) if caller.reaches(&waba_id) => {
+            Ok((number, caller.knobs(&waba_id)))
         }
         Some(Node::Number { .. }) => Err(permissions_error()),
         _ => Err(does_not_exist(id, method)),
@@ -345,15 +381,23 @@ pub(super) fn answer(reply: Reply) -> HttpResponse {
 }
 
 /// `GET /{version}/{id}`: a WABA, one of its phone numbers, or `me` (the system user).
+/// With a Meta login's token, `me` is the Facebook user, answered by the generic identity
+/// endpoint of the login row.
 pub(super) async fn node(req: HttpRequest, path: web::Path<(String, String)>) -> HttpResponse {
     let (version, id) = path.into_inner();
+    if id == "me" && login::bears_user_token(&req) {
+        return login::oauth(&req, &format!("/{version}/me"), &[]).await;
+    }
     answer(node_reply(&req, &version, &id))
 }
 
 fn node_reply(req: &HttpRequest, version: &str, id: &str) -> Reply {
     let caller = authenticate(req, version)?;
     if id == "me" {
-        let system_user = with_world(|w| w.waba(&caller.waba_id).map(|w| w.system_user_id.clone()))
+        let system_user = caller
+            .waba_id
+            .as_deref()
+            .and_then(|id| with_world(|w| w.waba(id).map(|w| w.system_user_id.clone())))
             .unwrap_or_default();
         let me = object(json!({"id": system_user, "name": "Sandbox system user"}));
         return select(&me, &caller.query, &["id", "name"], "User");
@@ -474,7 +518,7 @@ fn phone_numbers_reply(req: &HttpRequest, version: &str, id: &str) -> Reply {
     Ok(graph(StatusCode::OK, &body))
 }
 
-fn unknown_path(req: &HttpRequest) -> Refusal {
+pub(super) fn unknown_path(req: &HttpRequest) -> Refusal {
     error(
         &format!("Unknown path components: {}", req.path()),
         "OAuthException",
@@ -483,9 +527,14 @@ fn unknown_path(req: &HttpRequest) -> Refusal {
     )
 }
 
-/// Every other path: admin paths get the sandbox's JSON 404, Graph paths Graph's error.
-pub(super) async fn unknown(req: HttpRequest) -> HttpResponse {
+/// Every other path: the Meta login's (dialog, token endpoint) go to the generic OAuth
+/// machinery, admin paths get the sandbox's JSON 404, Graph paths Graph's error.
+pub(super) async fn unknown(req: HttpRequest, body: web::Bytes) -> HttpResponse {
     let tail = req.match_info().get("tail").unwrap_or_default();
+    let path = format!("/{tail}");
+    if login::serves(&req, &path) {
+        return login::oauth(&req, &path, &body).await;
+    }
     if tail.starts_with('_') || tail.is_empty() {
         return json_response(
             StatusCode::NOT_FOUND,

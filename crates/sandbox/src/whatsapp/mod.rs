@@ -1,16 +1,18 @@
 //! Fake WhatsApp Cloud API: the Graph endpoints of a WhatsApp Business Account (WABA) that
-//! connecting a number with a system-user token uses (platforms.md §12), served at
-//! `/sandbox/whatsapp/{version}/…` (the connector rebases `graph.facebook.com` onto
-//! `/sandbox/whatsapp`), and a JSON admin API under `/sandbox/whatsapp/_…` that creates the
-//! world. See docs/sandbox/whatsapp.md.
+//! connecting a number uses (platforms.md §12), served at `/sandbox/whatsapp/{version}/…`
+//! (the connector rebases `graph.facebook.com` onto `/sandbox/whatsapp`), and a JSON admin
+//! API under `/sandbox/whatsapp/_…` that creates the world. See docs/sandbox/whatsapp.md.
 //!
-//! Unlike the OAuth fakes there is no consent page: Embedded Signup runs in Meta's
-//! JavaScript popup, so tests create WABAs and tokens directly, as a business would in
-//! Business Manager.
+//! Two ways in. A test creates WABAs and system-user tokens directly, as a business would in
+//! Business Manager (the credentials connect). Or the fake plays Facebook Login for the
+//! Meta OAuth variant: the dialog and the token endpoint are the generic OAuth machinery's,
+//! handed every path this fake does not serve itself ([`login`]); approving the consent page
+//! gives the fake user a WABA whose numbers the login's user token then reads.
 
 mod admin;
 mod debug_token;
 mod graph;
+mod login;
 mod world;
 mod writes;
 

@@ -9,6 +9,8 @@ use serde_json::{Value, json};
 use super::graph::field_names;
 use super::world::World;
 
+mod login;
+
 type Resp = ServiceResponse;
 
 const V: &str = "/sandbox/whatsapp/v24.0";

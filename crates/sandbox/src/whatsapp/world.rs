@@ -62,6 +62,9 @@ pub(crate) struct Waba {
     pub numbers: Vec<Number>,
     /// The sandbox app's subscription to the WABA's webhooks.
     pub subscription: Option<Subscription>,
+    /// Numbers a later Meta login took away (it asked for fewer), last taken first, so a
+    /// login that asks for more again gets the same ones back.
+    pub reserve: Vec<Number>,
 }
 
 #[derive(Debug, Clone)]
@@ -111,6 +114,8 @@ pub(crate) struct World {
     tokens: HashMap<String, Token>,
     /// Keyed by WABA id, `None` for the knobs of every WABA.
     knobs: HashMap<Option<String>, Knobs>,
+    /// The WABA each fake user's Meta login made, keyed by (client id, user name).
+    logins: HashMap<(String, String), String>,
 }
 
 static WORLD: OnceLock<Mutex<World>> = OnceLock::new();
@@ -148,37 +153,126 @@ impl World {
         let waba_id = loop {
             self.created += 1;
             let id = derived_id(SLUG, "waba", &self.created.to_string(), GRAPH_ID);
-            if !self.wabas.contains_key(&id) && !self.number_owner.contains_key(&id) {
+            if self.id_is_free(&id) {
                 break id;
             }
         };
         let name = name.unwrap_or_else(|| format!("Sandbox WABA {}", self.created));
-        let mut numbers = Vec::new();
-        for i in 0..usize::from(phone_numbers) {
-            let id = derived_id(SLUG, &waba_id, &format!("phone/{i}"), GRAPH_ID);
-            let display = display_number(self.numbers_created);
-            self.numbers_created += 1;
-            self.number_owner.insert(id.clone(), waba_id.clone());
-            numbers.push(Number {
-                id,
-                display,
-                verified_name: format!("Sandbox Number {} of {name}", i + 1),
-                pin: pin.clone(),
-                registered: false,
-            });
+        let numbers = (0..usize::from(phone_numbers))
+            .map(|i| self.new_number(&waba_id, &name, i, pin.clone()))
+            .collect();
+        let waba = self.insert_waba(waba_id.clone(), name, numbers);
+        let token = self.issue_token(&waba_id).unwrap_or_default();
+        (waba, token)
+    }
+
+    fn id_is_free(&self, id: &str) -> bool {
+        !self.wabas.contains_key(id) && !self.number_owner.contains_key(id)
+    }
+
+    /// Number `index` of a WABA: its id derives from the WABA's, its display number is the
+    /// next fictional one.
+    fn new_number(
+        &mut self,
+        waba_id: &str,
+        name: &str,
+        index: usize,
+        pin: Option<String>,
+    ) -> Number {
+        let id = derived_id(SLUG, waba_id, &format!("phone/{index}"), GRAPH_ID);
+        let display = display_number(self.numbers_created);
+        self.numbers_created += 1;
+        self.number_owner.insert(id.clone(), waba_id.to_owned());
+        Number {
+            id,
+            display,
+            verified_name: format!("Sandbox Number {} of {name}", index + 1),
+            pin,
+            registered: false,
         }
-        let namespace = derived_id(SLUG, &waba_id, "namespace", IdStyle::Uuid).replace('-', "_");
+    }
+
+    fn insert_waba(&mut self, id: String, name: String, numbers: Vec<Number>) -> Waba {
+        let namespace = derived_id(SLUG, &id, "namespace", IdStyle::Uuid).replace('-', "_");
         let waba = Waba {
-            system_user_id: derived_id(SLUG, &waba_id, "system-user", GRAPH_ID),
-            id: waba_id.clone(),
+            system_user_id: derived_id(SLUG, &id, "system-user", GRAPH_ID),
+            id: id.clone(),
             name,
             namespace,
             numbers,
             subscription: None,
+            reserve: Vec::new(),
         };
-        self.wabas.insert(waba_id.clone(), waba.clone());
-        let token = self.issue_token(&waba_id).unwrap_or_default();
-        (waba, token)
+        self.wabas.insert(id, waba.clone());
+        waba
+    }
+
+    /// The WABA the fake user `username`'s Meta login to `client_id` made, if any.
+    pub fn login_waba(&self, client_id: &str, username: &str) -> Option<String> {
+        self.logins
+            .get(&(client_id.to_owned(), username.to_owned()))
+            .cloned()
+    }
+
+    /// What a Meta login approved on the consent page does: the fake user's WABA (made on
+    /// their first login to this app, the same one on every later login) now has
+    /// `phone_numbers` numbers. Numbers kept from before keep their ids and display
+    /// numbers; numbers taken away come back the same when a later login asks for them.
+    pub fn sync_login_waba(
+        &mut self,
+        client_id: &str,
+        username: &str,
+        phone_numbers: u8,
+    ) -> String {
+        let waba_id = match self.login_waba(client_id, username) {
+            Some(id) => id,
+            None => {
+                let mut salt = String::new();
+                let id = loop {
+                    let id = derived_id(
+                        SLUG,
+                        &format!("login/{client_id}{salt}"),
+                        username,
+                        GRAPH_ID,
+                    );
+                    if self.id_is_free(&id) {
+                        break id;
+                    }
+                    salt.push('+');
+                };
+                self.insert_waba(
+                    id.clone(),
+                    format!("WABA of {username} (sandbox)"),
+                    Vec::new(),
+                );
+                self.logins
+                    .insert((client_id.to_owned(), username.to_owned()), id.clone());
+                id
+            }
+        };
+        let want = usize::from(phone_numbers);
+        let Some(waba) = self.wabas.get_mut(&waba_id) else {
+            return waba_id;
+        };
+        while waba.numbers.len() > want {
+            if let Some(n) = waba.numbers.pop() {
+                waba.reserve.push(n);
+            }
+        }
+        while waba.numbers.len() < want {
+            match waba.reserve.pop() {
+                Some(n) => waba.numbers.push(n),
+                None => break,
+            }
+        }
+        let (have, name) = (waba.numbers.len(), waba.name.clone());
+        let fresh: Vec<Number> = (have..want)
+            .map(|i| self.new_number(&waba_id, &name, i, None))
+            .collect();
+        if let Some(waba) = self.wabas.get_mut(&waba_id) {
+            waba.numbers.extend(fresh);
+        }
+        waba_id
     }
 
     /// Another system-user token for an existing WABA.
