@@ -138,6 +138,58 @@ fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/sdk_compat.py")
 }
 
+/// Runs one SDK scenario script against `app` with `seed` in `PLUGBOARD_SEED`, and returns
+/// its `SDK_SUMMARY` (the last line it prints on success). A failed script fails the test
+/// with its output.
+pub(crate) async fn run_sdk_script(
+    app: &TestApp,
+    python: &Path,
+    script: &Path,
+    seed: &Value,
+    scenario: &str,
+) -> Value {
+    let mut command = tokio::process::Command::new(python);
+    command
+        .arg(script)
+        .env("PLUGBOARD_BASE", &app.base)
+        .env("PLUGBOARD_KEY", &app.key)
+        .env("PLUGBOARD_SEED", seed.to_string())
+        .env("PYTHONDONTWRITEBYTECODE", "1")
+        .env("PYTHONUNBUFFERED", "1")
+        .kill_on_drop(true);
+    // The SDK would fall back to these, and httpx honours proxies: the servers are local.
+    for var in [
+        "ZERNIO_API_KEY",
+        "LATE_API_KEY",
+        "PYTHONOPTIMIZE",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "http_proxy",
+        "https_proxy",
+        "all_proxy",
+    ] {
+        command.env_remove(var);
+    }
+    let output = tokio::time::timeout(Duration::from_secs(300), command.output())
+        .await
+        .expect("the SDK script finished within 5 minutes")
+        .expect("the SDK script starts");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    println!("{stdout}");
+    assert!(
+        output.status.success(),
+        "the Python SDK {scenario} scenario failed: {}",
+        describe(&output)
+    );
+    stdout
+        .lines()
+        .rev()
+        .find_map(|l| l.strip_prefix("SDK_SUMMARY "))
+        .map(|j| serde_json::from_str(j).unwrap())
+        .unwrap_or_else(|| panic!("no SDK_SUMMARY line: {}", describe(&output)))
+}
+
 fn strings(v: &Value) -> Vec<String> {
     v.as_array()
         .unwrap_or_else(|| panic!("expected an array: {v}"))
@@ -183,46 +235,7 @@ async fn python_sdk_drives_profiles_accounts_and_api_keys_unchanged() {
         "accounts": seeded,
     });
 
-    let mut command = tokio::process::Command::new(&python);
-    command
-        .arg(script())
-        .env("PLUGBOARD_BASE", &app.base)
-        .env("PLUGBOARD_KEY", &app.key)
-        .env("PLUGBOARD_SEED", seed.to_string())
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("PYTHONUNBUFFERED", "1")
-        .kill_on_drop(true);
-    // The SDK would fall back to these, and httpx honours proxies: the server is local.
-    for var in [
-        "ZERNIO_API_KEY",
-        "LATE_API_KEY",
-        "PYTHONOPTIMIZE",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-    ] {
-        command.env_remove(var);
-    }
-    let output = tokio::time::timeout(Duration::from_secs(300), command.output())
-        .await
-        .expect("the SDK script finished within 5 minutes")
-        .expect("the SDK script starts");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "the Python SDK scenario failed: {}",
-        describe(&output)
-    );
-    let summary: Value = stdout
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("SDK_SUMMARY "))
-        .map(|j| serde_json::from_str(j).unwrap())
-        .unwrap_or_else(|| panic!("no SDK_SUMMARY line: {}", describe(&output)));
+    let summary = run_sdk_script(&app, &python, &script(), &seed, "accounts and profiles").await;
     assert_eq!(summary["ok"], true, "{summary}");
     assert_eq!(summary["sdkVersion"], SDK_VERSION, "{summary}");
     assert_eq!(summary["owner"], owner.to_string(), "{summary}");

@@ -6,12 +6,11 @@
 //! reports against the store and `GET /v1/accounts`.
 
 use crate::helpers::*;
-use crate::python_sdk::{SDK_VERSION, describe, ensure_sdk};
+use crate::python_sdk::{SDK_VERSION, ensure_sdk};
 use plugboard_core::{AccountId, Platform, ProfileId};
 use plugboard_store::AccountQuery;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/python/sdk_connect.py")
@@ -36,46 +35,7 @@ const EXPECTED: &[(&str, &str)] = &[
 ];
 
 async fn run_script(app: &TestApp, python: &Path, seed: &Value) -> Value {
-    let mut command = tokio::process::Command::new(python);
-    command
-        .arg(script())
-        .env("PLUGBOARD_BASE", &app.base)
-        .env("PLUGBOARD_KEY", &app.key)
-        .env("PLUGBOARD_SEED", seed.to_string())
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .env("PYTHONUNBUFFERED", "1")
-        .kill_on_drop(true);
-    // The SDK would fall back to these, and httpx honours proxies: the server is local.
-    for var in [
-        "ZERNIO_API_KEY",
-        "LATE_API_KEY",
-        "PYTHONOPTIMIZE",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "http_proxy",
-        "https_proxy",
-        "all_proxy",
-    ] {
-        command.env_remove(var);
-    }
-    let output = tokio::time::timeout(Duration::from_secs(300), command.output())
-        .await
-        .expect("the SDK script finished within 5 minutes")
-        .expect("the SDK script starts");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    println!("{stdout}");
-    assert!(
-        output.status.success(),
-        "the Python SDK connect scenario failed: {}",
-        describe(&output)
-    );
-    stdout
-        .lines()
-        .rev()
-        .find_map(|l| l.strip_prefix("SDK_SUMMARY "))
-        .map(|j| serde_json::from_str(j).unwrap())
-        .unwrap_or_else(|| panic!("no SDK_SUMMARY line: {}", describe(&output)))
+    crate::python_sdk::run_sdk_script(app, python, &script(), seed, "connect").await
 }
 
 #[tokio::test]

@@ -299,7 +299,9 @@ async fn a_wrong_client_secret_is_an_invalid_client_on_every_platform() {
 /// Registers an app of its own on the fake so its fault knobs touch no other test.
 async fn own_client(platform: Platform, flavor: Flavor) -> String {
     let slug = fake_slug(platform, flavor);
-    let client_id = format!("faults-{}-{flavor:?}", platform.as_str());
+    // Unique per call: tests running at once must not share an app, or one's knobs reach
+    // the other.
+    let client_id = unique(&format!("faults-{}-{flavor:?}-", platform.as_str()));
     sandbox_admin(
         "_clients",
         json!({"platform": slug, "clientId": client_id, "clientSecret": "faults-secret",
