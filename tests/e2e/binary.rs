@@ -210,6 +210,7 @@ async fn rotating_the_encryption_key_reseals_every_token_under_the_new_key() {
                 token_expires_at: None,
                 scopes: vec![],
             },
+            None,
             services.clock.now(),
         )
         .await

@@ -174,6 +174,7 @@ impl TestApp {
                     token_expires_at: Some(now + Duration::hours(2)),
                     scopes: vec!["tweet.read".into()],
                 },
+                None,
                 now,
             )
             .await

@@ -103,6 +103,7 @@ object_id!(OwnerId, "user id");
 object_id!(ProfileId, "profile id");
 object_id!(AccountId, "account id");
 object_id!(ApiKeyId, "API key id");
+object_id!(WebhookId, "webhook id");
 
 #[cfg(test)]
 mod tests {

@@ -9,7 +9,7 @@ pub mod seal;
 pub mod secret;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use ids::{AccountId, ApiKeyId, IdError, OwnerId, ProfileId, new_object_id};
+pub use ids::{AccountId, ApiKeyId, IdError, OwnerId, ProfileId, WebhookId, new_object_id};
 pub use platform::{Platform, UnknownPlatform};
 pub use redirect::{RedirectUrl, RedirectUrlError};
 pub use seal::{Keyring, SealError, Sealed};

@@ -6,7 +6,8 @@ use crate::{Caller, ServiceError, ServiceResult, Services};
 use plugboard_core::platform::Category;
 use plugboard_core::{AccountId, Platform, ProfileId};
 use plugboard_store::{
-    Account, AccountPage, AccountPatch, AccountQuery, AccountStatus, PageRequest, StoreError,
+    Account, AccountEvent, AccountPage, AccountPatch, AccountQuery, AccountStatus, PageRequest,
+    StoreError,
 };
 
 /// A validated `GET /v1/accounts`.
@@ -161,7 +162,15 @@ impl Services {
         let before = self.visible_account(caller, id).await?;
         let removed = self
             .scoped(caller)
-            .remove_account(id, self.clock.now())
+            .remove_account(
+                id,
+                Some(&AccountEvent::disconnected(
+                    self.clock.now(),
+                    true,
+                    "Disconnected by the user",
+                )),
+                self.clock.now(),
+            )
             .await?
             .ok_or(ServiceError::NotFound { what: "Account" })?;
         tracing::info!(account = %id, platform = %removed.platform, "account disconnected");

@@ -13,7 +13,7 @@ use plugboard_platforms::bluesky::BlueskySession;
 use plugboard_platforms::instagram::LoginMethod;
 use plugboard_platforms::spec::ResolvedRefresh;
 use plugboard_platforms::{ConnectorError, Flavor, TokenSet};
-use plugboard_store::Account;
+use plugboard_store::{Account, AccountEvent};
 use rand::Rng;
 
 /// Short-lived access tokens (hours) are refreshed this long before they expire.
@@ -219,7 +219,14 @@ impl Services {
                 }
             }
             Err(ConnectorError::InvalidGrant { description }) => {
-                if self.store.mark_needs_reconnection(id, now).await?.is_some() {
+                let event =
+                    AccountEvent::disconnected(now, false, disconnection_reason(&description));
+                if self
+                    .store
+                    .mark_needs_reconnection(id, Some(&event), now)
+                    .await?
+                    .is_some()
+                {
                     tracing::warn!(account = %id, platform = %platform, reason = %description, "the platform refused the grant; the account needs reconnection");
                 }
                 Ok(Refreshed::Dead {
@@ -230,7 +237,10 @@ impl Services {
                 // Nothing to renew with: once the token is past its expiry the account is
                 // as good as disconnected.
                 if account.token_expires_at.is_some_and(|e| e <= now) {
-                    self.store.mark_needs_reconnection(id, now).await?;
+                    let event = AccountEvent::disconnected(now, false, "Token expired");
+                    self.store
+                        .mark_needs_reconnection(id, Some(&event), now)
+                        .await?;
                     return Ok(Refreshed::Dead {
                         reason: "The token expired and this platform cannot refresh it".into(),
                     });
@@ -358,6 +368,21 @@ fn reconnect_required() -> ServiceError {
         message: "The platform no longer accepts this account's grant; reconnect it with reconnectAccountId".into(),
         details: None,
     }
+}
+
+/// The `reason` of an unintentional disconnection: what the platform said, briefly (its
+/// description is already cleaned of anything we sent).
+fn disconnection_reason(description: &str) -> String {
+    const MAX: usize = 300;
+    let mut reason = format!("Token revoked or expired: {description}");
+    if reason.len() > MAX {
+        let mut cut = MAX;
+        while !reason.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        reason.truncate(cut);
+    }
+    reason
 }
 
 #[cfg(test)]

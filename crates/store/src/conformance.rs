@@ -45,6 +45,12 @@ macro_rules! conformance_tests {
             accounts_come_due_for_refresh_back_off_and_are_marked_for_reconnection,
             idempotency_key_is_taken_by_exactly_one_concurrent_request,
             completed_idempotency_key_replays_and_refuses_other_requests,
+            account_changes_queue_their_events_in_the_same_step,
+            a_disconnection_is_queued_once_however_often_it_is_reported,
+            a_job_enqueued_once_per_id_and_completion_with_event_needs_the_lease,
+            webhook_subscriptions_are_scoped_patched_and_limited,
+            webhook_outcomes_track_the_failure_streak,
+            webhook_logs_filter_page_newest_first_and_purge,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -119,14 +125,14 @@ pub async fn account_identity_is_unique_per_profile_and_reconnect_keeps_the_id(s
     let p1 = profile(&store, &o, "one").await;
     let p2 = profile(&store, &o, "two").await;
     let first = store
-        .upsert_account(&identity(&o, &p1, Platform::Twitter, "42"), t0())
+        .upsert_account(&identity(&o, &p1, Platform::Twitter, "42"), None, t0())
         .await
         .unwrap();
     let mut again = identity(&o, &p1, Platform::Twitter, "42");
     again.username = Some("renamed".into());
     again.tokens = Some(Sealed::from_stored("v1.k.new".into()));
     let second = store
-        .upsert_account(&again, t0() + Duration::minutes(1))
+        .upsert_account(&again, None, t0() + Duration::minutes(1))
         .await
         .unwrap();
     assert_eq!(first.id, second.id, "reconnect must keep the account id");
@@ -138,16 +144,16 @@ pub async fn account_identity_is_unique_per_profile_and_reconnect_keeps_the_id(s
     // Same platform user in another profile, another platform, or another destination:
     // distinct accounts.
     let other_profile = store
-        .upsert_account(&identity(&o, &p2, Platform::Twitter, "42"), t0())
+        .upsert_account(&identity(&o, &p2, Platform::Twitter, "42"), None, t0())
         .await
         .unwrap();
     let other_platform = store
-        .upsert_account(&identity(&o, &p1, Platform::Threads, "42"), t0())
+        .upsert_account(&identity(&o, &p1, Platform::Threads, "42"), None, t0())
         .await
         .unwrap();
     let mut page = identity(&o, &p1, Platform::Twitter, "42");
     page.destination_id = "page-1".into();
-    let other_destination = store.upsert_account(&page, t0()).await.unwrap();
+    let other_destination = store.upsert_account(&page, None, t0()).await.unwrap();
     let ids: HashSet<_> = [
         &first.id,
         &other_profile.id,
@@ -172,7 +178,7 @@ pub async fn concurrent_writers_of_one_identity_leave_exactly_one_account(store:
         let store = store.clone();
         let mut up = identity(&o, &p, Platform::Linkedin, "urn:li:person:7");
         up.display_name = Some(format!("writer {i}"));
-        tokio::spawn(async move { store.upsert_account(&up, t0()).await })
+        tokio::spawn(async move { store.upsert_account(&up, None, t0()).await })
     });
     let results = futures::future::join_all(writers).await;
     let ids: HashSet<_> = results
@@ -194,12 +200,12 @@ pub async fn removed_account_is_hidden_and_reconnecting_revives_it_with_the_same
     let p = profile(&store, &o, "main").await;
     let mut up = identity(&o, &p, Platform::Youtube, "UC1");
     up.tokens = Some(Sealed::from_stored("v1.k.tok".into()));
-    let acc = store.upsert_account(&up, t0()).await.unwrap();
-    let removed = store.remove_account(&o, &acc.id, t0()).await.unwrap();
+    let acc = store.upsert_account(&up, None, t0()).await.unwrap();
+    let removed = store.remove_account(&o, &acc.id, None, t0()).await.unwrap();
     assert_eq!(removed.map(|a| a.id), Some(acc.id.clone()));
     assert_eq!(store.get_account(&o, &acc.id).await.unwrap(), None);
     assert_eq!(
-        store.remove_account(&o, &acc.id, t0()).await.unwrap(),
+        store.remove_account(&o, &acc.id, None, t0()).await.unwrap(),
         None,
         "a second removal finds nothing"
     );
@@ -212,7 +218,7 @@ pub async fn removed_account_is_hidden_and_reconnecting_revives_it_with_the_same
         store.accounts_with_tokens().await.unwrap().is_empty(),
         "removal drops the tokens"
     );
-    let back = store.upsert_account(&up, t0()).await.unwrap();
+    let back = store.upsert_account(&up, None, t0()).await.unwrap();
     assert_eq!(back.id, acc.id);
     assert!(back.is_active);
     assert_eq!(
@@ -364,8 +370,14 @@ pub async fn retargeting_an_account_keeps_its_id_and_refuses_a_taken_identity(st
         destination_id: dest.into(),
         ..identity(&o, &p, Platform::Facebook, "user-1")
     };
-    let a = store.upsert_account(&page("page-a"), t0()).await.unwrap();
-    let b = store.upsert_account(&page("page-b"), t0()).await.unwrap();
+    let a = store
+        .upsert_account(&page("page-a"), None, t0())
+        .await
+        .unwrap();
+    let b = store
+        .upsert_account(&page("page-b"), None, t0())
+        .await
+        .unwrap();
     let change = |dest: &str| AccountRetarget {
         destination_id: dest.into(),
         username: Some("new_page".into()),
@@ -402,7 +414,7 @@ pub async fn retargeting_an_account_keeps_its_id_and_refuses_a_taken_identity(st
         ),
         "page-b is another live account"
     );
-    store.remove_account(&o, &b.id, t0()).await.unwrap();
+    store.remove_account(&o, &b.id, None, t0()).await.unwrap();
     let again = store
         .retarget_account(&o, &a.id, &change("page-b"), t0())
         .await
@@ -434,19 +446,23 @@ pub async fn accounts_come_due_for_refresh_back_off_and_are_marked_for_reconnect
         ..identity(&o, &p, Platform::Twitter, uid)
     };
     let soon = store
-        .upsert_account(&with_expiry("soon", 5), t0())
+        .upsert_account(&with_expiry("soon", 5), None, t0())
         .await
         .unwrap();
     let sooner = store
-        .upsert_account(&with_expiry("sooner", 1), t0())
+        .upsert_account(&with_expiry("sooner", 1), None, t0())
         .await
         .unwrap();
     store
-        .upsert_account(&with_expiry("later", 600), t0())
+        .upsert_account(&with_expiry("later", 600), None, t0())
         .await
         .unwrap();
     store
-        .upsert_account(&identity(&o, &p, Platform::Twitter, "no-expiry"), t0())
+        .upsert_account(
+            &identity(&o, &p, Platform::Twitter, "no-expiry"),
+            None,
+            t0(),
+        )
         .await
         .unwrap();
     let due = |at| {
@@ -523,14 +539,14 @@ pub async fn accounts_come_due_for_refresh_back_off_and_are_marked_for_reconnect
     // A dead grant: marked once, no longer due, cleared by a reconnect.
     assert!(
         store
-            .mark_needs_reconnection(&sooner.id, t0())
+            .mark_needs_reconnection(&sooner.id, None, t0())
             .await
             .unwrap()
             .is_some_and(|a| a.needs_reconnection)
     );
     assert!(
         store
-            .mark_needs_reconnection(&sooner.id, t0())
+            .mark_needs_reconnection(&sooner.id, None, t0())
             .await
             .unwrap()
             .is_none(),
@@ -538,7 +554,7 @@ pub async fn accounts_come_due_for_refresh_back_off_and_are_marked_for_reconnect
     );
     assert!(!due(t0()).await.contains(&"sooner".to_owned()));
     let back = store
-        .upsert_account(&with_expiry("sooner", 1), t0())
+        .upsert_account(&with_expiry("sooner", 1), None, t0())
         .await
         .unwrap();
     assert_eq!(back.id, sooner.id);
@@ -742,7 +758,7 @@ async fn seed_accounts(store: &StoreRef, o: &OwnerId, p: &ProfileId, n: usize) -
         // Distinct creation seconds so ids (and therefore default order) are known.
         out.push(
             store
-                .upsert_account(&up, t0() + Duration::seconds(i as i64))
+                .upsert_account(&up, None, t0() + Duration::seconds(i as i64))
                 .await
                 .unwrap(),
         );
@@ -756,7 +772,11 @@ pub async fn account_offset_pagination_and_filters(store: StoreRef) {
     let q = profile(&store, &o, "other").await;
     let seeded = seed_accounts(&store, &o, &p, 12).await;
     store
-        .upsert_account(&identity(&o, &q, Platform::Bluesky, "did:plc:x"), t0())
+        .upsert_account(
+            &identity(&o, &q, Platform::Bluesky, "did:plc:x"),
+            None,
+            t0(),
+        )
         .await
         .unwrap();
 
@@ -900,7 +920,7 @@ pub async fn account_search_is_case_insensitive_and_matches_ids(store: StoreRef)
     let mut up = identity(&o, &p, Platform::Instagram, "17841");
     up.username = Some("Acme.Official".into());
     up.display_name = Some("ACME 100% Real".into());
-    let acc = store.upsert_account(&up, t0()).await.unwrap();
+    let acc = store.upsert_account(&up, None, t0()).await.unwrap();
     seed_accounts(&store, &o, &p, 3).await;
     for (term, want, why) in [
         ("acme.off", 1, "substring of username, any case"),
@@ -949,7 +969,7 @@ pub async fn one_owner_never_sees_another_owners_rows(store: StoreRef) {
     let pa = profile(&store, &a, "shared-name").await;
     let pb = profile(&store, &b, "shared-name").await;
     let acc = store
-        .upsert_account(&identity(&a, &pa, Platform::Reddit, "t2_x"), t0())
+        .upsert_account(&identity(&a, &pa, Platform::Reddit, "t2_x"), None, t0())
         .await
         .unwrap();
     assert_eq!(store.get_profile(&b, &pa).await.unwrap(), None);
@@ -1008,10 +1028,13 @@ pub async fn one_owner_never_sees_another_owners_rows(store: StoreRef) {
         None,
         "cannot move into another owner's profile"
     );
-    assert_eq!(store.remove_account(&b, &acc.id, t0()).await.unwrap(), None);
+    assert_eq!(
+        store.remove_account(&b, &acc.id, None, t0()).await.unwrap(),
+        None
+    );
     assert!(
         store
-            .upsert_account(&identity(&b, &pa, Platform::Reddit, "t2_y"), t0())
+            .upsert_account(&identity(&b, &pa, Platform::Reddit, "t2_y"), None, t0())
             .await
             .is_err(),
         "cannot connect into another owner's profile"
@@ -1206,19 +1229,22 @@ pub async fn moving_accounts_between_profiles(store: StoreRef) {
     let from = profile(&store, &o, "from").await;
     let to = profile(&store, &o, "to").await;
     let a = store
-        .upsert_account(&identity(&o, &from, Platform::Tiktok, "1"), t0())
+        .upsert_account(&identity(&o, &from, Platform::Tiktok, "1"), None, t0())
         .await
         .unwrap();
     store
-        .upsert_account(&identity(&o, &from, Platform::Tiktok, "2"), t0())
+        .upsert_account(&identity(&o, &from, Platform::Tiktok, "2"), None, t0())
         .await
         .unwrap();
     // A tombstone of the same identity in the target does not block the move.
     let ghost = store
-        .upsert_account(&identity(&o, &to, Platform::Tiktok, "1"), t0())
+        .upsert_account(&identity(&o, &to, Platform::Tiktok, "1"), None, t0())
         .await
         .unwrap();
-    store.remove_account(&o, &ghost.id, t0()).await.unwrap();
+    store
+        .remove_account(&o, &ghost.id, None, t0())
+        .await
+        .unwrap();
     let moved = store
         .move_account(&o, &a.id, &to, t0())
         .await
@@ -1230,14 +1256,17 @@ pub async fn moving_accounts_between_profiles(store: StoreRef) {
     );
     // A live account of the same identity in the target does.
     let clash = store
-        .upsert_account(&identity(&o, &from, Platform::Tiktok, "1"), t0())
+        .upsert_account(&identity(&o, &from, Platform::Tiktok, "1"), None, t0())
         .await
         .unwrap();
     assert!(matches!(
         store.move_account(&o, &clash.id, &to, t0()).await,
         Err(StoreError::Conflict { .. })
     ));
-    store.remove_account(&o, &clash.id, t0()).await.unwrap();
+    store
+        .remove_account(&o, &clash.id, None, t0())
+        .await
+        .unwrap();
     let n = store
         .move_profile_accounts(&o, &from, &to, t0())
         .await
@@ -1324,7 +1353,7 @@ pub async fn token_replacement_is_compare_and_swap(store: StoreRef) {
     let p = profile(&store, &o, "main").await;
     let mut up = identity(&o, &p, Platform::Pinterest, "pin");
     up.tokens = Some(Sealed::from_stored("v1.old.x".into()));
-    let acc = store.upsert_account(&up, t0()).await.unwrap();
+    let acc = store.upsert_account(&up, None, t0()).await.unwrap();
     let old = Sealed::from_stored("v1.old.x".into());
     let new = Sealed::from_stored("v1.new.y".into());
     assert!(store.replace_tokens(&acc.id, &old, &new).await.unwrap());
@@ -1444,4 +1473,539 @@ pub async fn completed_idempotency_key_replays_and_refuses_other_requests(store:
         IdempotencyBegin::Started,
         "an abandoned request frees the key"
     );
+}
+
+/// Claims every queued dispatch job and returns their events, oldest first.
+async fn drain_events(store: &StoreRef) -> Vec<QueuedEvent> {
+    let mut out = Vec::new();
+    while let Some(job) = store
+        .claim_job(
+            outbox::DISPATCH_JOB,
+            "drain",
+            t0() + Duration::days(1),
+            Duration::minutes(1),
+        )
+        .await
+        .unwrap()
+    {
+        assert_eq!(
+            job.id,
+            outbox::dispatch_job_id(job.payload["eventId"].as_str().unwrap())
+        );
+        out.push(serde_json::from_value(job.payload.clone()).unwrap());
+        assert!(store.complete_job(&job.id, "drain").await.unwrap());
+    }
+    out
+}
+
+fn body(e: &QueuedEvent) -> serde_json::Value {
+    serde_json::from_str(&e.body).unwrap()
+}
+
+pub async fn account_changes_queue_their_events_in_the_same_step(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let mut p = new_profile(&o, "brand", t0());
+    p.external_id = Some("crm-1".into());
+    store.insert_profile(&p).await.unwrap();
+    let up = identity(&o, &p.id, Platform::Twitter, "42");
+
+    // Without an event nothing is queued.
+    let quiet = store.upsert_account(&up, None, t0()).await.unwrap();
+    assert!(drain_events(&store).await.is_empty());
+
+    let connected = AccountEvent::connected(t0());
+    let acc = store
+        .upsert_account(&up, Some(&connected), t0())
+        .await
+        .unwrap();
+    assert_eq!(acc.id, quiet.id);
+    let removal = AccountEvent::disconnected(t0(), true, "Disconnected by the user");
+    let removed = store
+        .remove_account(&o, &acc.id, Some(&removal), t0())
+        .await
+        .unwrap()
+        .unwrap();
+    // A reconnect revives it, and says so.
+    let back_event = AccountEvent::connected(t0());
+    let back = store
+        .upsert_account(&up, Some(&back_event), t0())
+        .await
+        .unwrap();
+    assert_eq!(back.id, acc.id);
+    // A fresh identity is connected by insertion.
+    let fresh_event = AccountEvent::connected(t0());
+    let fresh = store
+        .upsert_account(
+            &identity(&o, &p.id, Platform::Threads, "7"),
+            Some(&fresh_event),
+            t0(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.relay_outbox(t0()).await.unwrap(),
+        0,
+        "nothing left in between"
+    );
+
+    let events = drain_events(&store).await;
+    let mut ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+    ids.sort();
+    let mut expected = vec![
+        connected.id.as_str(),
+        removal.id.as_str(),
+        back_event.id.as_str(),
+        fresh_event.id.as_str(),
+    ];
+    expected.sort();
+    assert_eq!(ids, expected);
+    let by_id = |id: &str| events.iter().find(|e| e.event_id == id).unwrap();
+
+    let c = by_id(&connected.id);
+    assert_eq!(c.event, "account.connected");
+    assert_eq!(c.owner_id, o);
+    assert_eq!(c.account_id.as_ref(), Some(&acc.id));
+    assert_eq!(c.profile_id.as_ref(), Some(&p.id));
+    let b = body(c);
+    assert_eq!(b["id"], connected.id.as_str());
+    assert_eq!(b["account"]["accountId"], acc.id.as_str());
+    assert_eq!(b["account"]["platform"], "twitter");
+    assert_eq!(b["account"]["username"], "user_42");
+    assert_eq!(b["profiles"][0]["externalId"], "crm-1");
+
+    let r = body(by_id(&removal.id));
+    assert_eq!(r["event"], "account.disconnected");
+    assert_eq!(r["account"]["accountId"], removed.id.as_str());
+    assert_eq!(r["account"]["disconnectionType"], "intentional");
+    assert_eq!(r["account"]["reason"], "Disconnected by the user");
+
+    assert_eq!(
+        body(by_id(&fresh_event.id))["account"]["accountId"],
+        fresh.id.as_str()
+    );
+
+    // Removing what is not there queues nothing.
+    let nothing = AccountEvent::disconnected(t0(), true, "x");
+    let ghost = AccountId::generate(t0().timestamp());
+    assert_eq!(
+        store
+            .remove_account(&o, &ghost, Some(&nothing), t0())
+            .await
+            .unwrap(),
+        None
+    );
+    assert!(drain_events(&store).await.is_empty());
+}
+
+pub async fn a_disconnection_is_queued_once_however_often_it_is_reported(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let p = profile(&store, &o, "brand").await;
+    let acc = store
+        .upsert_account(&identity(&o, &p, Platform::Reddit, "t2_a"), None, t0())
+        .await
+        .unwrap();
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (store, id) = (store.clone(), acc.id.clone());
+        tasks.push(tokio::spawn(async move {
+            let e = AccountEvent::disconnected(t0(), false, "Token revoked (invalid_grant)");
+            store
+                .mark_needs_reconnection(&id, Some(&e), t0())
+                .await
+                .unwrap()
+        }));
+    }
+    let mut changed = 0;
+    for t in tasks {
+        if t.await.unwrap().is_some() {
+            changed += 1;
+        }
+    }
+    assert_eq!(changed, 1);
+    let events = drain_events(&store).await;
+    assert_eq!(events.len(), 1);
+    let b = body(&events[0]);
+    assert_eq!(b["account"]["disconnectionType"], "unintentional");
+    assert_eq!(b["account"]["reason"], "Token revoked (invalid_grant)");
+    // Reconnecting clears the flag, so the next death is told again.
+    store
+        .upsert_account(&identity(&o, &p, Platform::Reddit, "t2_a"), None, t0())
+        .await
+        .unwrap();
+    let again = AccountEvent::disconnected(t0(), false, "Token expired");
+    assert!(
+        store
+            .mark_needs_reconnection(&acc.id, Some(&again), t0())
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert_eq!(drain_events(&store).await.len(), 1);
+}
+
+pub async fn a_job_enqueued_once_per_id_and_completion_with_event_needs_the_lease(store: StoreRef) {
+    let payload = serde_json::json!({"n": 1});
+    assert!(
+        store
+            .enqueue_job_once("deliver:e1:w1", "deliver", &payload, t0())
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .enqueue_job_once(
+                "deliver:e1:w1",
+                "deliver",
+                &serde_json::json!({"n": 2}),
+                t0()
+            )
+            .await
+            .unwrap()
+    );
+    let job = store
+        .claim_job("deliver", "w", t0(), Duration::minutes(1))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(job.payload, payload, "the first enqueue wins");
+    assert!(store.complete_job(&job.id, "w").await.unwrap());
+
+    let o = owner(&store, "acme").await;
+    let p = profile(&store, &o, "brand").await;
+    store
+        .enqueue_job("sync", &serde_json::json!({}), t0())
+        .await
+        .unwrap();
+    let sync = store
+        .claim_job("sync", "a", t0(), Duration::minutes(1))
+        .await
+        .unwrap()
+        .unwrap();
+    let event = QueuedEvent::new(
+        &sync.id,
+        "account.ads.initial_sync_completed",
+        t0(),
+        &o,
+        Some(&p),
+        None,
+        None,
+        [("sync", serde_json::json!({"status": "success"}))],
+    );
+    assert!(
+        !store
+            .complete_job_with_event(&sync.id, "intruder", &event, t0())
+            .await
+            .unwrap()
+    );
+    assert!(drain_events(&store).await.is_empty(), "no lease, no event");
+    assert!(
+        store
+            .complete_job_with_event(&sync.id, "a", &event, t0())
+            .await
+            .unwrap()
+    );
+    let events = drain_events(&store).await;
+    assert_eq!(events, vec![event]);
+    assert!(
+        store
+            .claim_job("sync", "a", t0() + Duration::hours(1), Duration::minutes(1))
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+fn new_webhook(owner: &OwnerId, name: &str, at: DateTime<Utc>) -> Webhook {
+    Webhook {
+        id: WebhookId::generate(at.timestamp()),
+        owner_id: owner.clone(),
+        name: name.into(),
+        url: format!("https://hooks.example/{name}"),
+        secret: Some(Sealed::from_stored("v1.k.c2VjcmV0".into())),
+        events: vec!["account.connected".into()],
+        is_active: true,
+        custom_headers: [("X-Team".to_owned(), "growth".to_owned())].into(),
+        disabled_resource_groups: vec![],
+        profile_ids: vec![],
+        account_ids: vec![],
+        last_fired_at: None,
+        failure_count: 0,
+        failing_since: None,
+        created_at: at,
+        updated_at: at,
+    }
+}
+
+pub async fn webhook_subscriptions_are_scoped_patched_and_limited(store: StoreRef) {
+    let a = owner(&store, "a").await;
+    let b = owner(&store, "b").await;
+    let first = new_webhook(&a, "first", t0());
+    assert!(store.insert_webhook(&first, 2).await.unwrap());
+    let second = new_webhook(&a, "second", t0() + Duration::seconds(1));
+    assert!(store.insert_webhook(&second, 2).await.unwrap());
+    assert!(
+        !store
+            .insert_webhook(&new_webhook(&a, "third", t0()), 2)
+            .await
+            .unwrap(),
+        "the owner's quota is full"
+    );
+    assert!(
+        store
+            .insert_webhook(&new_webhook(&b, "theirs", t0()), 2)
+            .await
+            .unwrap()
+    );
+
+    assert_eq!(
+        store.get_webhook(&a, &first.id).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.get_webhook(&b, &first.id).await.unwrap(), None);
+    let listed = store.list_webhooks(&a).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|w| w.name.as_str()).collect::<Vec<_>>(),
+        ["first", "second"]
+    );
+
+    let p = profile(&store, &a, "brand").await;
+    let patch = WebhookPatch {
+        url: Some("https://hooks.example/moved".into()),
+        secret: Some(None),
+        events: Some(vec![
+            "account.connected".into(),
+            "account.disconnected".into(),
+        ]),
+        is_active: Some(false),
+        custom_headers: Some(Default::default()),
+        disabled_resource_groups: Some(vec!["ads".into()]),
+        profile_ids: Some(vec![p.clone()]),
+        ..Default::default()
+    };
+    let later = t0() + Duration::minutes(5);
+    assert_eq!(
+        store
+            .update_webhook(&b, &first.id, &patch, later)
+            .await
+            .unwrap(),
+        None
+    );
+    let patched = store
+        .update_webhook(&a, &first.id, &patch, later)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(patched.name, "first", "unpatched fields stay");
+    assert_eq!(patched.url, "https://hooks.example/moved");
+    assert_eq!(patched.secret, None);
+    assert_eq!(patched.events.len(), 2);
+    assert!(!patched.is_active);
+    assert!(patched.custom_headers.is_empty());
+    assert_eq!(patched.disabled_resource_groups, ["ads"]);
+    assert_eq!(patched.profile_ids, [p]);
+    assert_eq!(patched.updated_at, later);
+    assert_eq!(
+        store.get_webhook(&a, &first.id).await.unwrap(),
+        Some(patched)
+    );
+
+    assert!(!store.delete_webhook(&b, &first.id).await.unwrap());
+    assert!(store.delete_webhook(&a, &first.id).await.unwrap());
+    assert!(!store.delete_webhook(&a, &first.id).await.unwrap());
+    assert!(
+        store
+            .insert_webhook(&new_webhook(&a, "third", t0()), 2)
+            .await
+            .unwrap()
+    );
+}
+
+pub async fn webhook_outcomes_track_the_failure_streak(store: StoreRef) {
+    let o = owner(&store, "o").await;
+    let w = new_webhook(&o, "w", t0());
+    store.insert_webhook(&w, 50).await.unwrap();
+    for i in 0..3 {
+        let after = store
+            .record_webhook_outcome(&o, &w.id, false, t0() + Duration::hours(i))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(after.failure_count, u32::try_from(i + 1).unwrap());
+        assert_eq!(
+            after.failing_since,
+            Some(t0()),
+            "the streak started at the first failure"
+        );
+    }
+    let ok_at = t0() + Duration::hours(5);
+    let ok = store
+        .record_webhook_outcome(&o, &w.id, true, ok_at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (ok.failure_count, ok.failing_since, ok.last_fired_at),
+        (0, None, Some(ok_at))
+    );
+
+    store
+        .record_webhook_outcome(&o, &w.id, false, ok_at)
+        .await
+        .unwrap();
+    let off = WebhookPatch {
+        is_active: Some(false),
+        ..Default::default()
+    };
+    let off = store
+        .update_webhook(&o, &w.id, &off, ok_at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(off.failure_count, 1, "disabling keeps the streak");
+    let on = WebhookPatch {
+        is_active: Some(true),
+        ..Default::default()
+    };
+    let on = store
+        .update_webhook(&o, &w.id, &on, ok_at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        (on.failure_count, on.failing_since),
+        (0, None),
+        "re-enabling starts afresh"
+    );
+
+    let stranger = owner(&store, "s").await;
+    assert_eq!(
+        store
+            .record_webhook_outcome(&stranger, &w.id, true, ok_at)
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn webhook_logs_filter_page_newest_first_and_purge(store: StoreRef) {
+    let o = owner(&store, "o").await;
+    let other = owner(&store, "x").await;
+    let w1 = WebhookId::generate(t0().timestamp());
+    let w2 = WebhookId::generate(t0().timestamp());
+    let log = |owner: &OwnerId, w: &WebhookId, event_id: &str, ok: bool, minute: i64| WebhookLog {
+        id: plugboard_core::new_object_id(t0().timestamp()),
+        owner_id: owner.clone(),
+        webhook_id: w.clone(),
+        webhook_name: "hook".into(),
+        event_id: event_id.into(),
+        event: "account.connected".into(),
+        test: false,
+        url: "https://hooks.example/x".into(),
+        status: if ok {
+            DeliveryStatus::Success
+        } else {
+            DeliveryStatus::Failed
+        },
+        status_code: Some(if ok { 200 } else { 503 }),
+        request_body: format!(r#"{{"id":"{event_id}","n":{minute}}}"#),
+        response_body: Some("ok".into()),
+        error_message: (!ok).then(|| "HTTP 503".into()),
+        attempt_number: 1,
+        response_time_ms: Some(12),
+        created_at: t0() + Duration::minutes(minute),
+    };
+    for (i, (w, e, ok)) in [
+        (&w1, "e1", false),
+        (&w1, "e1", true),
+        (&w2, "e2", true),
+        (&w1, "e3", false),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        store
+            .insert_webhook_log(&log(&o, w, e, ok, i as i64))
+            .await
+            .unwrap();
+    }
+    store
+        .insert_webhook_log(&log(&other, &w1, "e1", true, 9))
+        .await
+        .unwrap();
+
+    let all = WebhookLogFilter::default();
+    let (page, total) = store.list_webhook_logs(&o, &all, 0, 2).await.unwrap();
+    assert_eq!(total, 4);
+    let minutes: Vec<i64> = page
+        .iter()
+        .map(|l| (l.created_at - t0()).num_minutes())
+        .collect();
+    assert_eq!(minutes, [3, 2], "newest first");
+    let (rest, _) = store.list_webhook_logs(&o, &all, 2, 10).await.unwrap();
+    assert_eq!(rest.len(), 2);
+    assert_eq!(rest[1].request_body, r#"{"id":"e1","n":0}"#);
+    assert_eq!(
+        rest[1],
+        log(&o, &w1, "e1", false, 0).clone_with_id(&rest[1].id)
+    );
+
+    let failed = WebhookLogFilter {
+        status: Some(DeliveryStatus::Failed),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.list_webhook_logs(&o, &failed, 0, 10).await.unwrap().1,
+        2
+    );
+    let of_e1 = WebhookLogFilter {
+        webhook_id: Some(w1.clone()),
+        event_id: Some("e1".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store.list_webhook_logs(&o, &of_e1, 0, 10).await.unwrap().1,
+        2
+    );
+    let other_event = WebhookLogFilter {
+        event: Some("account.disconnected".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        store
+            .list_webhook_logs(&o, &other_event, 0, 10)
+            .await
+            .unwrap()
+            .1,
+        0
+    );
+
+    assert_eq!(
+        store
+            .purge_webhook_logs(t0() + Duration::minutes(2))
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(store.list_webhook_logs(&o, &all, 0, 10).await.unwrap().1, 2);
+    assert_eq!(
+        store
+            .list_webhook_logs(&other, &all, 0, 10)
+            .await
+            .unwrap()
+            .1,
+        1
+    );
+}
+
+trait CloneWithId {
+    fn clone_with_id(&self, id: &str) -> Self;
+}
+
+impl CloneWithId for WebhookLog {
+    fn clone_with_id(&self, id: &str) -> Self {
+        WebhookLog {
+            id: id.to_owned(),
+            ..self.clone()
+        }
+    }
 }

@@ -9,6 +9,7 @@
 mod error;
 pub mod model;
 pub mod mongo;
+pub mod outbox;
 mod scoped;
 pub mod sqlite;
 
@@ -19,7 +20,8 @@ pub mod test_server;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use plugboard_core::{AccountId, ApiKeyId, OwnerId, ProfileId, Sealed};
+pub use outbox::{AccountEvent, AccountEventKind, QueuedEvent};
+use plugboard_core::{AccountId, ApiKeyId, OwnerId, ProfileId, Sealed, WebhookId};
 
 pub use error::{StoreError, StoreResult};
 pub use model::*;
@@ -71,10 +73,12 @@ pub trait ProfileStore: Send + Sync {
 #[async_trait]
 pub trait AccountStore: Send + Sync {
     /// Inserts the account or, when its identity exists for that profile, updates it in
-    /// place (same id; a disconnected account comes back).
+    /// place (same id; a disconnected account comes back). `event` is queued in the same
+    /// atomic step (see [`outbox`]).
     async fn upsert_account(
         &self,
         account: &AccountUpsert,
+        event: Option<&AccountEvent>,
         now: DateTime<Utc>,
     ) -> StoreResult<Account>;
     /// A live (not disconnected-and-removed) account.
@@ -124,11 +128,13 @@ pub trait AccountStore: Send + Sync {
     ) -> StoreResult<u64>;
     /// Disconnects: the account stops being listed, its tokens are dropped, and it is kept
     /// as a tombstone (a later connect of the same identity revives it with the same id).
-    /// `None` when there is no live account with that id.
+    /// `None` when there is no live account with that id. `event` is queued with the
+    /// removal.
     async fn remove_account(
         &self,
         owner: &OwnerId,
         id: &AccountId,
+        event: Option<&AccountEvent>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Account>>;
     /// Live accounts whose token expires before `due_before`, not waiting for a
@@ -155,10 +161,12 @@ pub trait AccountStore: Send + Sync {
     /// how many refreshes have failed in a row.
     async fn defer_refresh(&self, id: &AccountId, retry_at: DateTime<Utc>) -> StoreResult<u32>;
     /// The platform declared the grant dead. `Some` when this call changed the account
-    /// (so exactly one caller emits the disconnection); a reconnect clears it.
+    /// (and only then is `event` queued, so one disconnection is told once); a reconnect
+    /// clears it.
     async fn mark_needs_reconnection(
         &self,
         id: &AccountId,
+        event: Option<&AccountEvent>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Account>>;
     /// Every account with sealed tokens, of every owner (for key rotation).
@@ -215,6 +223,64 @@ pub trait JobStore: Send + Sync {
     async fn complete_job(&self, id: &str, holder: &str) -> StoreResult<bool>;
     /// Releases the lease and schedules the job again, if `holder` still holds it.
     async fn retry_job(&self, id: &str, holder: &str, run_at: DateTime<Utc>) -> StoreResult<bool>;
+    /// Enqueues a job under a caller-chosen id unless a job with that id exists; `false`
+    /// when it does (so fanning one event out twice queues each delivery once).
+    async fn enqueue_job_once(
+        &self,
+        id: &str,
+        kind: &str,
+        payload: &serde_json::Value,
+        run_at: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Completes a held job and queues `event` in the same step. `false` (and nothing
+    /// queued) when `holder` no longer holds the job.
+    async fn complete_job_with_event(
+        &self,
+        id: &str,
+        holder: &str,
+        event: &QueuedEvent,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    /// Inserts the subscription unless the owner already has `max_per_owner`; `false` then.
+    async fn insert_webhook(&self, webhook: &Webhook, max_per_owner: u64) -> StoreResult<bool>;
+    async fn get_webhook(&self, owner: &OwnerId, id: &WebhookId) -> StoreResult<Option<Webhook>>;
+    /// The owner's subscriptions in creation order.
+    async fn list_webhooks(&self, owner: &OwnerId) -> StoreResult<Vec<Webhook>>;
+    async fn update_webhook(
+        &self,
+        owner: &OwnerId,
+        id: &WebhookId,
+        patch: &WebhookPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Webhook>>;
+    async fn delete_webhook(&self, owner: &OwnerId, id: &WebhookId) -> StoreResult<bool>;
+    /// Records how a delivery ended for good: a success stamps `last_fired_at` and ends
+    /// the failure streak; a failure extends it. Returns the subscription after.
+    async fn record_webhook_outcome(
+        &self,
+        owner: &OwnerId,
+        id: &WebhookId,
+        success: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Webhook>>;
+    async fn insert_webhook_log(&self, log: &WebhookLog) -> StoreResult<()>;
+    /// Newest first; returns the page and the total.
+    async fn list_webhook_logs(
+        &self,
+        owner: &OwnerId,
+        filter: &WebhookLogFilter,
+        skip: u64,
+        limit: u64,
+    ) -> StoreResult<(Vec<WebhookLog>, u64)>;
+    /// Drops logs created before `before`; returns how many went.
+    async fn purge_webhook_logs(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+    /// Moves events a crash left between a change and its job into jobs (a no-op for
+    /// backends that write both in one transaction); returns how many moved.
+    async fn relay_outbox(&self, now: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// Where an idempotent request stands when it arrives.
@@ -291,6 +357,7 @@ pub trait Store:
     + JobStore
     + LeaseStore
     + IdempotencyStore
+    + WebhookStore
 {
     /// Round trip to the backend, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

@@ -2,8 +2,9 @@
 //! service's business.
 
 use chrono::{DateTime, Utc};
-use plugboard_core::{AccountId, ApiKeyId, OwnerId, Platform, ProfileId, Sealed};
+use plugboard_core::{AccountId, ApiKeyId, OwnerId, Platform, ProfileId, Sealed, WebhookId};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 
 /// A tenant: everything else belongs to exactly one owner, and every caller acts as one.
 #[derive(Debug, Clone, PartialEq)]
@@ -266,4 +267,108 @@ pub struct Job {
     pub attempts: u32,
     pub lease_holder: Option<String>,
     pub lease_until: Option<DateTime<Utc>>,
+}
+
+/// A webhook subscription: where an owner's events are delivered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Webhook {
+    pub id: WebhookId,
+    pub owner_id: OwnerId,
+    pub name: String,
+    pub url: String,
+    /// The HMAC key for signatures; sealed like a token.
+    pub secret: Option<Sealed>,
+    pub events: Vec<String>,
+    pub is_active: bool,
+    pub custom_headers: BTreeMap<String, String>,
+    pub disabled_resource_groups: Vec<String>,
+    /// Only events of these profiles (empty: every profile).
+    pub profile_ids: Vec<ProfileId>,
+    /// Only events of these accounts (empty: every account).
+    pub account_ids: Vec<AccountId>,
+    pub last_fired_at: Option<DateTime<Utc>>,
+    /// Deliveries that failed for good in a row; 0 after any success.
+    pub failure_count: u32,
+    /// When the current run of failures began.
+    pub failing_since: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl Webhook {
+    pub fn secret_context(owner: &OwnerId, id: &WebhookId) -> String {
+        format!("webhook:{owner}:{id}:secret")
+    }
+}
+
+/// Fields a webhook update sets; `None` keeps the stored value. Setting `is_active` to
+/// `true` also clears the failure streak (re-enabling a disabled endpoint starts afresh).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WebhookPatch {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    /// `Some(None)` removes the secret.
+    pub secret: Option<Option<Sealed>>,
+    pub events: Option<Vec<String>>,
+    pub is_active: Option<bool>,
+    pub custom_headers: Option<BTreeMap<String, String>>,
+    pub disabled_resource_groups: Option<Vec<String>>,
+    pub profile_ids: Option<Vec<ProfileId>>,
+    pub account_ids: Option<Vec<AccountId>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeliveryStatus {
+    Success,
+    Failed,
+}
+
+impl DeliveryStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeliveryStatus::Success => "success",
+            DeliveryStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::str::FromStr for DeliveryStatus {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "success" => Ok(DeliveryStatus::Success),
+            "failed" => Ok(DeliveryStatus::Failed),
+            _ => Err(()),
+        }
+    }
+}
+
+/// One delivery attempt, kept for the logs and for redelivery.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WebhookLog {
+    pub id: String,
+    pub owner_id: OwnerId,
+    pub webhook_id: WebhookId,
+    pub webhook_name: String,
+    pub event_id: String,
+    pub event: String,
+    pub test: bool,
+    pub url: String,
+    pub status: DeliveryStatus,
+    pub status_code: Option<u16>,
+    /// The exact body sent (redelivery replays it byte for byte).
+    pub request_body: String,
+    pub response_body: Option<String>,
+    pub error_message: Option<String>,
+    pub attempt_number: u32,
+    pub response_time_ms: Option<u64>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct WebhookLogFilter {
+    pub webhook_id: Option<WebhookId>,
+    pub event_id: Option<String>,
+    pub event: Option<String>,
+    pub status: Option<DeliveryStatus>,
 }

@@ -31,6 +31,14 @@ const JOBS: &str = "jobs";
 const LEASES: &str = "leases";
 const META: &str = "meta";
 const IDEMPOTENCY: &str = "idempotency";
+const WEBHOOKS: &str = "webhooks";
+const WEBHOOK_LOGS: &str = "webhook_logs";
+
+/// The account field holding an event queued with the account's last change (JSON of an
+/// [`AccountEvent`]) until it is moved into a job; `""` when empty. See [`crate::outbox`].
+const OUTBOX: &str = "outbox";
+/// How many full outbox slots one relay pass moves.
+const RELAY_BATCH: i64 = 100;
 
 /// The server's code for a unique-index violation.
 const DUPLICATE_KEY: i32 = 11000;
@@ -56,6 +64,15 @@ impl MongoStore {
         db.run_command(doc! { "ping": 1 }).await?;
         let store = Self { db };
         store.create_indexes().await?;
+        // Accounts written before the outbox existed get an empty slot, so filters on an
+        // empty slot match them.
+        store
+            .coll(ACCOUNTS)
+            .update_many(
+                doc! { OUTBOX: { "$exists": false } },
+                doc! { "$set": { OUTBOX: "" } },
+            )
+            .await?;
         Ok(store)
     }
 
@@ -133,6 +150,22 @@ impl MongoStore {
                 unique("one_time_key"),
             ),
             (JOBS, doc! { "kind": 1, "run_at": 1 }, plain("jobs_due")),
+            (ACCOUNTS, doc! { OUTBOX: 1 }, plain("accounts_outbox")),
+            (
+                WEBHOOKS,
+                doc! { "owner_id": 1, "created_at": 1 },
+                plain("webhooks_owner"),
+            ),
+            (
+                WEBHOOK_LOGS,
+                doc! { "owner_id": 1, "created_at": -1 },
+                plain("webhook_logs_owner"),
+            ),
+            (
+                WEBHOOK_LOGS,
+                doc! { "created_at": 1 },
+                plain("webhook_logs_created"),
+            ),
         ];
         for (coll, keys, options) in indexes {
             self.coll(coll)
@@ -140,6 +173,118 @@ impl MongoStore {
                 .await?;
         }
         Ok(())
+    }
+
+    /// Applies `update` to the account matching `filter` and, with an event, fills the
+    /// account's outbox slot in the same update. A slot still holding an earlier event is
+    /// relayed first. `None` when no account matches `filter`.
+    async fn update_account_with_event(
+        &self,
+        filter: Document,
+        update: Document,
+        event: Option<&AccountEvent>,
+    ) -> StoreResult<Option<Document>> {
+        let accounts = self.coll(ACCOUNTS);
+        let Some(event) = event else {
+            return Ok(accounts
+                .find_one_and_update(filter, update)
+                .return_document(ReturnDocument::After)
+                .await?);
+        };
+        let slot = to_json(event);
+        for _ in 0..UPSERT_ROUNDS {
+            let mut guarded = filter.clone();
+            guarded.insert(OUTBOX, "");
+            let mut filling = update.clone();
+            match filling.get_document_mut("$set") {
+                Ok(set) => {
+                    set.insert(OUTBOX, slot.as_str());
+                }
+                Err(_) => {
+                    filling.insert("$set", doc! { OUTBOX: slot.as_str() });
+                }
+            }
+            if let Some(d) = accounts
+                .find_one_and_update(guarded, filling)
+                .return_document(ReturnDocument::After)
+                .await?
+            {
+                self.relay_after_change(&d).await;
+                return Ok(Some(d));
+            }
+            // Either nothing matches, or the slot is taken by an event not moved yet.
+            match accounts.find_one(filter.clone()).await? {
+                None => return Ok(None),
+                Some(d) => self.relay_slot(&d).await?,
+            }
+        }
+        Err(StoreError::Backend(
+            "account update kept racing with concurrent events".into(),
+        ))
+    }
+
+    /// Moves the event a change just queued into its job. The change is already durable,
+    /// so a failure here is not the caller's: the slot stays full for the relay pass.
+    async fn relay_after_change(&self, account: &Document) {
+        if let Err(e) = self.relay_slot(account).await {
+            tracing::warn!(error = %e, "queued event left in the account outbox for the relay");
+        }
+    }
+
+    /// Moves the event in an account's outbox slot (if any) into a dispatch job, then
+    /// empties the slot unless another event has replaced it meanwhile.
+    async fn relay_slot(&self, account: &Document) -> StoreResult<()> {
+        let slot = opt_str(account, OUTBOX)?.unwrap_or_default();
+        if slot.is_empty() {
+            return Ok(());
+        }
+        let event: AccountEvent = serde_json::from_str(&slot)
+            .map_err(|e| StoreError::Corrupt(format!("field {OUTBOX}: {e}")))?;
+        let a = account_from(account)?;
+        let external_id = self
+            .coll(PROFILES)
+            .find_one(doc! { "_id": a.profile_id.as_str() })
+            .await?
+            .map(|p| opt_str(&p, "external_id"))
+            .transpose()?
+            .flatten();
+        let queued = event.queued(&a, external_id.as_deref());
+        self.insert_job_once(
+            &outbox::dispatch_job_id(&queued.event_id),
+            outbox::DISPATCH_JOB,
+            &queued.job_payload(),
+            event.at,
+        )
+        .await?;
+        self.coll(ACCOUNTS)
+            .update_one(
+                doc! { "_id": a.id.as_str(), OUTBOX: slot.as_str() },
+                doc! { "$set": { OUTBOX: "" } },
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_job_once(
+        &self,
+        id: &str,
+        kind: &str,
+        payload: &serde_json::Value,
+        run_at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let job = doc! {
+            "_id": id,
+            "kind": kind,
+            "payload": to_json(payload),
+            "run_at": ms(run_at),
+            "attempts": 0_i64,
+            "lease_until": 0_i64,
+        };
+        match self.coll(JOBS).insert_one(job).await {
+            Ok(_) => Ok(true),
+            Err(e) if duplicate_key(&e).is_some() => Ok(false),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// Whether `owner` owns the profile `id`.
@@ -894,6 +1039,7 @@ impl AccountStore for MongoStore {
     async fn upsert_account(
         &self,
         account: &AccountUpsert,
+        event: Option<&AccountEvent>,
         now: DateTime<Utc>,
     ) -> StoreResult<Account> {
         let a = account;
@@ -924,9 +1070,13 @@ impl AccountStore for MongoStore {
             fresh.insert("owner_id", a.owner_id.as_str());
             fresh.insert("is_active", true);
             fresh.insert("created_at", ms(now));
+            fresh.insert(OUTBOX, event.map(to_json).unwrap_or_default());
             fresh.extend(set.clone());
             match accounts.insert_one(&fresh).await {
-                Ok(_) => return account_from(&fresh),
+                Ok(_) => {
+                    self.relay_after_change(&fresh).await;
+                    return account_from(&fresh);
+                }
                 Err(e) if duplicate_key(&e).is_none() => return Err(e.into()),
                 Err(_) => {}
             }
@@ -935,9 +1085,8 @@ impl AccountStore for MongoStore {
             revive.insert("removed_at", doc! { "$gt": 0_i64 });
             let mut revive_set = set.clone();
             revive_set.insert("is_active", true);
-            if let Some(d) = accounts
-                .find_one_and_update(revive, update_doc(revive_set, unset.clone()))
-                .return_document(ReturnDocument::After)
+            if let Some(d) = self
+                .update_account_with_event(revive, update_doc(revive_set, unset.clone()), event)
                 .await?
             {
                 return account_from(&d);
@@ -945,9 +1094,8 @@ impl AccountStore for MongoStore {
             // …a live one keeps its is_active.
             let mut live = identity.clone();
             live.insert("removed_at", 0_i64);
-            if let Some(d) = accounts
-                .find_one_and_update(live, update_doc(set.clone(), unset.clone()))
-                .return_document(ReturnDocument::After)
+            if let Some(d) = self
+                .update_account_with_event(live, update_doc(set.clone(), unset.clone()), event)
                 .await?
             {
                 return account_from(&d);
@@ -1166,18 +1314,18 @@ impl AccountStore for MongoStore {
     async fn mark_needs_reconnection(
         &self,
         id: &AccountId,
+        event: Option<&AccountEvent>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Account>> {
-        self.coll(ACCOUNTS)
-            .find_one_and_update(
-                doc! { "_id": id.as_str(), "needs_reconnection": false, "removed_at": 0_i64 },
-                doc! { "$set": { "needs_reconnection": true, "updated_at": ms(now) } },
-            )
-            .return_document(ReturnDocument::After)
-            .await?
-            .as_ref()
-            .map(account_from)
-            .transpose()
+        self.update_account_with_event(
+            doc! { "_id": id.as_str(), "needs_reconnection": false, "removed_at": 0_i64 },
+            doc! { "$set": { "needs_reconnection": true, "updated_at": ms(now) } },
+            event,
+        )
+        .await?
+        .as_ref()
+        .map(account_from)
+        .transpose()
     }
 
     async fn retarget_account(
@@ -1358,21 +1506,21 @@ impl AccountStore for MongoStore {
         &self,
         owner: &OwnerId,
         id: &AccountId,
+        event: Option<&AccountEvent>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Account>> {
-        self.coll(ACCOUNTS)
-            .find_one_and_update(
-                doc! { "_id": id.as_str(), "owner_id": owner.as_str(), "removed_at": 0_i64 },
-                doc! {
-                    "$set": { "removed_at": marker(now), "updated_at": ms(now) },
-                    "$unset": { "tokens": "", "token_expires_at": "" },
-                },
-            )
-            .return_document(ReturnDocument::After)
-            .await?
-            .as_ref()
-            .map(account_from)
-            .transpose()
+        self.update_account_with_event(
+            doc! { "_id": id.as_str(), "owner_id": owner.as_str(), "removed_at": 0_i64 },
+            doc! {
+                "$set": { "removed_at": marker(now), "updated_at": ms(now) },
+                "$unset": { "tokens": "", "token_expires_at": "" },
+            },
+            event,
+        )
+        .await?
+        .as_ref()
+        .map(account_from)
+        .transpose()
     }
 
     async fn accounts_with_tokens(&self) -> StoreResult<Vec<Account>> {
@@ -1552,6 +1700,46 @@ impl JobStore for MongoStore {
             .await?;
         Ok(count(r.matched_count))
     }
+
+    async fn enqueue_job_once(
+        &self,
+        id: &str,
+        kind: &str,
+        payload: &serde_json::Value,
+        run_at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        self.insert_job_once(id, kind, payload, run_at).await
+    }
+
+    async fn complete_job_with_event(
+        &self,
+        id: &str,
+        holder: &str,
+        event: &QueuedEvent,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        // Queue first, then complete: a crash in between leaves the job to run again, and
+        // its event (whose id the caller derives from the job) is queued only once.
+        let jobs = self.coll(JOBS);
+        if jobs
+            .find_one(doc! { "_id": id, "lease_holder": holder })
+            .await?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        self.insert_job_once(
+            &outbox::dispatch_job_id(&event.event_id),
+            outbox::DISPATCH_JOB,
+            &event.job_payload(),
+            now,
+        )
+        .await?;
+        let r = jobs
+            .delete_one(doc! { "_id": id, "lease_holder": holder })
+            .await?;
+        Ok(count(r.deleted_count))
+    }
 }
 
 #[async_trait]
@@ -1685,6 +1873,318 @@ impl IdempotencyStore for MongoStore {
             .delete_one(doc! { "_id": crate::idempotency_id(owner, scope, key), "done": 0_i64 })
             .await?;
         Ok(())
+    }
+}
+
+fn webhook_doc(w: &Webhook) -> Document {
+    let mut d = doc! {
+        "_id": w.id.as_str(),
+        "owner_id": w.owner_id.as_str(),
+        "name": w.name.as_str(),
+        "url": w.url.as_str(),
+        "events": w.events.clone(),
+        "is_active": w.is_active,
+        "custom_headers": to_json(&w.custom_headers),
+        "disabled_groups": w.disabled_resource_groups.clone(),
+        "profile_ids": w.profile_ids.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
+        "account_ids": w.account_ids.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
+        "failure_count": i64::from(w.failure_count),
+        "failing_since": w.failing_since.map_or(0, marker),
+        "created_at": ms(w.created_at),
+        "updated_at": ms(w.updated_at),
+    };
+    put_opt(
+        &mut d,
+        "secret",
+        w.secret.as_ref().map(|s| s.as_stored().to_owned()),
+    );
+    put_opt(&mut d, "last_fired_at", w.last_fired_at.map(ms));
+    d
+}
+
+fn parse_all<T: std::str::FromStr>(d: &Document, key: &str) -> StoreResult<Vec<T>> {
+    get_strings(d, key)?
+        .iter()
+        .map(|s| {
+            s.parse()
+                .map_err(|_| StoreError::Corrupt(format!("field {key}: cannot parse {s:?}")))
+        })
+        .collect()
+}
+
+fn webhook_from(d: &Document) -> StoreResult<Webhook> {
+    let failing_since = get_int(d, "failing_since")?;
+    Ok(Webhook {
+        id: parse_str(d, "_id")?,
+        owner_id: parse_str(d, "owner_id")?,
+        name: get_str(d, "name")?.to_owned(),
+        url: get_str(d, "url")?.to_owned(),
+        secret: opt_str(d, "secret")?.map(Sealed::from_stored),
+        events: get_strings(d, "events")?,
+        is_active: get_bool(d, "is_active")?,
+        custom_headers: get_json(d, "custom_headers")?,
+        disabled_resource_groups: get_strings(d, "disabled_groups")?,
+        profile_ids: parse_all(d, "profile_ids")?,
+        account_ids: parse_all(d, "account_ids")?,
+        last_fired_at: opt_time(d, "last_fired_at")?,
+        failure_count: u32::try_from(get_int(d, "failure_count")?).unwrap_or(0),
+        failing_since: match failing_since {
+            0 => None,
+            v => Some(to_time("failing_since", v)?),
+        },
+        created_at: get_time(d, "created_at")?,
+        updated_at: get_time(d, "updated_at")?,
+    })
+}
+
+fn log_doc(l: &WebhookLog) -> Document {
+    let mut d = doc! {
+        "_id": l.id.as_str(),
+        "owner_id": l.owner_id.as_str(),
+        "webhook_id": l.webhook_id.as_str(),
+        "webhook_name": l.webhook_name.as_str(),
+        "event_id": l.event_id.as_str(),
+        "event": l.event.as_str(),
+        "test": l.test,
+        "url": l.url.as_str(),
+        "status": l.status.as_str(),
+        "request_body": l.request_body.as_str(),
+        "attempt_number": i64::from(l.attempt_number),
+        "created_at": ms(l.created_at),
+    };
+    put_opt(&mut d, "status_code", l.status_code.map(i64::from));
+    put_opt(&mut d, "response_body", l.response_body.clone());
+    put_opt(&mut d, "error_message", l.error_message.clone());
+    put_opt(
+        &mut d,
+        "response_time_ms",
+        l.response_time_ms.and_then(|t| i64::try_from(t).ok()),
+    );
+    d
+}
+
+fn log_from(d: &Document) -> StoreResult<WebhookLog> {
+    Ok(WebhookLog {
+        id: get_str(d, "_id")?.to_owned(),
+        owner_id: parse_str(d, "owner_id")?,
+        webhook_id: parse_str(d, "webhook_id")?,
+        webhook_name: get_str(d, "webhook_name")?.to_owned(),
+        event_id: get_str(d, "event_id")?.to_owned(),
+        event: get_str(d, "event")?.to_owned(),
+        test: get_bool(d, "test")?,
+        url: get_str(d, "url")?.to_owned(),
+        status: get_str(d, "status")?
+            .parse()
+            .map_err(|()| corrupt("status", d.get("status")))?,
+        status_code: opt_int(d, "status_code")?.and_then(|c| u16::try_from(c).ok()),
+        request_body: get_str(d, "request_body")?.to_owned(),
+        response_body: opt_str(d, "response_body")?,
+        error_message: opt_str(d, "error_message")?,
+        attempt_number: u32::try_from(get_int(d, "attempt_number")?).unwrap_or(0),
+        response_time_ms: opt_int(d, "response_time_ms")?.and_then(|t| u64::try_from(t).ok()),
+        created_at: get_time(d, "created_at")?,
+    })
+}
+
+#[async_trait]
+impl WebhookStore for MongoStore {
+    async fn insert_webhook(&self, webhook: &Webhook, max_per_owner: u64) -> StoreResult<bool> {
+        // The limit is a quota, not a uniqueness rule: two creations racing past it by one
+        // is harmless, so a count before the insert is enough.
+        let webhooks = self.coll(WEBHOOKS);
+        let n = webhooks
+            .count_documents(doc! { "owner_id": webhook.owner_id.as_str() })
+            .await?;
+        if n >= max_per_owner {
+            return Ok(false);
+        }
+        webhooks.insert_one(webhook_doc(webhook)).await?;
+        Ok(true)
+    }
+
+    async fn get_webhook(&self, owner: &OwnerId, id: &WebhookId) -> StoreResult<Option<Webhook>> {
+        self.coll(WEBHOOKS)
+            .find_one(doc! { "_id": id.as_str(), "owner_id": owner.as_str() })
+            .await?
+            .as_ref()
+            .map(webhook_from)
+            .transpose()
+    }
+
+    async fn list_webhooks(&self, owner: &OwnerId) -> StoreResult<Vec<Webhook>> {
+        let cursor = self
+            .coll(WEBHOOKS)
+            .find(doc! { "owner_id": owner.as_str() })
+            .sort(doc! { "created_at": 1, "_id": 1 })
+            .await?;
+        collect(cursor, webhook_from).await
+    }
+
+    async fn update_webhook(
+        &self,
+        owner: &OwnerId,
+        id: &WebhookId,
+        patch: &WebhookPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Webhook>> {
+        let p = patch;
+        let mut set = doc! { "updated_at": ms(now) };
+        let mut unset = Document::new();
+        if let Some(n) = &p.name {
+            set.insert("name", n.as_str());
+        }
+        if let Some(u) = &p.url {
+            set.insert("url", u.as_str());
+        }
+        if let Some(s) = &p.secret {
+            set_or_unset(
+                &mut set,
+                &mut unset,
+                "secret",
+                s.as_ref().map(|s| s.as_stored().to_owned()),
+            );
+        }
+        if let Some(e) = &p.events {
+            set.insert("events", e.clone());
+        }
+        if let Some(a) = p.is_active {
+            set.insert("is_active", a);
+            if a {
+                set.insert("failure_count", 0_i64);
+                set.insert("failing_since", 0_i64);
+            }
+        }
+        if let Some(h) = &p.custom_headers {
+            set.insert("custom_headers", to_json(h));
+        }
+        if let Some(g) = &p.disabled_resource_groups {
+            set.insert("disabled_groups", g.clone());
+        }
+        if let Some(ids) = &p.profile_ids {
+            let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+            set.insert("profile_ids", ids);
+        }
+        if let Some(ids) = &p.account_ids {
+            let ids: Vec<String> = ids.iter().map(|i| i.to_string()).collect();
+            set.insert("account_ids", ids);
+        }
+        self.coll(WEBHOOKS)
+            .find_one_and_update(
+                doc! { "_id": id.as_str(), "owner_id": owner.as_str() },
+                update_doc(set, unset),
+            )
+            .return_document(ReturnDocument::After)
+            .await?
+            .as_ref()
+            .map(webhook_from)
+            .transpose()
+    }
+
+    async fn delete_webhook(&self, owner: &OwnerId, id: &WebhookId) -> StoreResult<bool> {
+        let r = self
+            .coll(WEBHOOKS)
+            .delete_one(doc! { "_id": id.as_str(), "owner_id": owner.as_str() })
+            .await?;
+        Ok(count(r.deleted_count))
+    }
+
+    async fn record_webhook_outcome(
+        &self,
+        owner: &OwnerId,
+        id: &WebhookId,
+        success: bool,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Webhook>> {
+        let webhooks = self.coll(WEBHOOKS);
+        let this = doc! { "_id": id.as_str(), "owner_id": owner.as_str() };
+        if success {
+            return webhooks
+                .find_one_and_update(
+                    this,
+                    doc! { "$set": {
+                        "last_fired_at": ms(now),
+                        "failure_count": 0_i64,
+                        "failing_since": 0_i64,
+                    } },
+                )
+                .return_document(ReturnDocument::After)
+                .await?
+                .as_ref()
+                .map(webhook_from)
+                .transpose();
+        }
+        // Two steps, each atomic: count the failure, then start the streak if none runs.
+        webhooks
+            .update_one(this.clone(), doc! { "$inc": { "failure_count": 1_i64 } })
+            .await?;
+        let mut idle = this.clone();
+        idle.insert("failing_since", 0_i64);
+        webhooks
+            .update_one(idle, doc! { "$set": { "failing_since": marker(now) } })
+            .await?;
+        webhooks
+            .find_one(this)
+            .await?
+            .as_ref()
+            .map(webhook_from)
+            .transpose()
+    }
+
+    async fn insert_webhook_log(&self, log: &WebhookLog) -> StoreResult<()> {
+        self.coll(WEBHOOK_LOGS).insert_one(log_doc(log)).await?;
+        Ok(())
+    }
+
+    async fn list_webhook_logs(
+        &self,
+        owner: &OwnerId,
+        filter: &WebhookLogFilter,
+        skip: u64,
+        limit: u64,
+    ) -> StoreResult<(Vec<WebhookLog>, u64)> {
+        let mut f = doc! { "owner_id": owner.as_str() };
+        if let Some(w) = &filter.webhook_id {
+            f.insert("webhook_id", w.as_str());
+        }
+        if let Some(e) = &filter.event_id {
+            f.insert("event_id", e.as_str());
+        }
+        if let Some(e) = &filter.event {
+            f.insert("event", e.as_str());
+        }
+        if let Some(s) = filter.status {
+            f.insert("status", s.as_str());
+        }
+        let logs = self.coll(WEBHOOK_LOGS);
+        let total = logs.count_documents(f.clone()).await?;
+        let cursor = logs
+            .find(f)
+            .sort(doc! { "created_at": -1, "_id": -1 })
+            .skip(skip)
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await?;
+        Ok((collect(cursor, log_from).await?, total))
+    }
+
+    async fn purge_webhook_logs(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let r = self
+            .coll(WEBHOOK_LOGS)
+            .delete_many(doc! { "created_at": { "$lt": ms(before) } })
+            .await?;
+        Ok(r.deleted_count)
+    }
+
+    async fn relay_outbox(&self, _now: DateTime<Utc>) -> StoreResult<u64> {
+        let cursor = self
+            .coll(ACCOUNTS)
+            .find(doc! { OUTBOX: { "$gt": "" } })
+            .limit(RELAY_BATCH)
+            .await?;
+        let stranded = collect(cursor, |d| Ok(d.clone())).await?;
+        for d in &stranded {
+            self.relay_slot(d).await?;
+        }
+        Ok(u64::try_from(stranded.len()).unwrap_or(0))
     }
 }
 

@@ -128,8 +128,48 @@ impl Scoped {
     pub async fn remove_account(
         &self,
         id: &AccountId,
+        event: Option<&AccountEvent>,
         now: DateTime<Utc>,
     ) -> StoreResult<Option<Account>> {
-        self.store.remove_account(&self.owner, id, now).await
+        self.store.remove_account(&self.owner, id, event, now).await
+    }
+
+    pub async fn insert_webhook(&self, webhook: &Webhook, max: u64) -> StoreResult<bool> {
+        if webhook.owner_id != self.owner {
+            return Err(StoreError::Backend("webhook of another owner".into()));
+        }
+        self.store.insert_webhook(webhook, max).await
+    }
+
+    pub async fn get_webhook(&self, id: &WebhookId) -> StoreResult<Option<Webhook>> {
+        self.store.get_webhook(&self.owner, id).await
+    }
+
+    pub async fn list_webhooks(&self) -> StoreResult<Vec<Webhook>> {
+        self.store.list_webhooks(&self.owner).await
+    }
+
+    pub async fn update_webhook(
+        &self,
+        id: &WebhookId,
+        patch: &WebhookPatch,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Webhook>> {
+        self.store.update_webhook(&self.owner, id, patch, now).await
+    }
+
+    pub async fn delete_webhook(&self, id: &WebhookId) -> StoreResult<bool> {
+        self.store.delete_webhook(&self.owner, id).await
+    }
+
+    pub async fn list_webhook_logs(
+        &self,
+        filter: &WebhookLogFilter,
+        skip: u64,
+        limit: u64,
+    ) -> StoreResult<(Vec<WebhookLog>, u64)> {
+        self.store
+            .list_webhook_logs(&self.owner, filter, skip, limit)
+            .await
     }
 }

@@ -112,6 +112,7 @@ async fn the_raw_account_document_holds_no_plaintext_token() {
                 token_expires_at: None,
                 scopes: vec![],
             },
+            None,
             at,
         )
         .await
@@ -140,4 +141,106 @@ async fn the_raw_account_document_holds_no_plaintext_token() {
         keyring.open(&context, &sealed).unwrap().expose(),
         b"AQX-PLAINTEXT-LINKEDIN-TOKEN"
     );
+}
+
+/// A crash between an account change and the move of its event into a job leaves the
+/// event in the account's outbox slot; the relay pass moves it exactly once, and the next
+/// change of that account moves it before queueing its own.
+#[tokio::test]
+async fn an_event_stranded_in_the_account_outbox_is_relayed_exactly_once() {
+    use plugboard_core::{Platform, ProfileId};
+    use plugboard_store::outbox::{DISPATCH_JOB, dispatch_job_id};
+    use plugboard_store::{
+        AccountEvent, AccountStore, AccountUpsert, JobStore, OwnerStore, Profile, ProfileStore,
+        QueuedEvent, WebhookStore,
+    };
+    let store = connect(&plugboard_store::test_server::fresh_database_name()).await;
+    let owner = owner();
+    store.insert_owner(&owner).await.unwrap();
+    let at = owner.created_at;
+    let profile = Profile {
+        id: ProfileId::generate(at.timestamp()),
+        owner_id: owner.id.clone(),
+        name: "p".into(),
+        description: None,
+        color: None,
+        timezone: None,
+        external_id: Some("ext-1".into()),
+        is_default: true,
+        created_at: at,
+        updated_at: at,
+    };
+    store.insert_profile(&profile).await.unwrap();
+    let up = AccountUpsert {
+        owner_id: owner.id.clone(),
+        profile_id: profile.id.clone(),
+        platform: Platform::Pinterest,
+        platform_user_id: "pin-1".into(),
+        destination_id: String::new(),
+        username: Some("pinner".into()),
+        display_name: None,
+        profile_picture: None,
+        profile_url: None,
+        followers_count: None,
+        parent_account_id: None,
+        enabled: true,
+        metadata: Default::default(),
+        tokens: None,
+        token_expires_at: None,
+        scopes: vec![],
+    };
+    let account = store.upsert_account(&up, None, at).await.unwrap();
+    // What a crash right after the change's update leaves behind.
+    let stranded = AccountEvent::connected(at);
+    store
+        .database()
+        .collection::<mongodb::bson::Document>("accounts")
+        .update_one(
+            doc! { "_id": account.id.as_str() },
+            doc! { "$set": { "outbox": serde_json::to_string(&stranded).unwrap() } },
+        )
+        .await
+        .unwrap();
+
+    // The next change of the account moves the stranded event first, then its own.
+    let removal = AccountEvent::disconnected(at, true, "Disconnected by the user");
+    store
+        .remove_account(&owner.id, &account.id, Some(&removal), at)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(store.relay_outbox(at).await.unwrap(), 0);
+    // Relaying a slot that was already moved (a crash after the job insert, before the
+    // slot was emptied) does not queue it twice.
+    store
+        .database()
+        .collection::<mongodb::bson::Document>("accounts")
+        .update_one(
+            doc! { "_id": account.id.as_str() },
+            doc! { "$set": { "outbox": serde_json::to_string(&stranded).unwrap() } },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.relay_outbox(at).await.unwrap(), 1);
+    assert_eq!(store.relay_outbox(at).await.unwrap(), 0);
+
+    let mut events = Vec::new();
+    while let Some(job) = store
+        .claim_job(DISPATCH_JOB, "t", at, chrono::Duration::minutes(1))
+        .await
+        .unwrap()
+    {
+        let e: QueuedEvent = serde_json::from_value(job.payload).unwrap();
+        assert_eq!(job.id, dispatch_job_id(&e.event_id));
+        events.push(e);
+    }
+    let mut ids: Vec<String> = events.iter().map(|e| e.event_id.clone()).collect();
+    ids.sort();
+    let mut expected = vec![stranded.id.clone(), removal.id.clone()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    let connected = events.iter().find(|e| e.event_id == stranded.id).unwrap();
+    let body: serde_json::Value = serde_json::from_str(&connected.body).unwrap();
+    assert_eq!(body["account"]["accountId"], account.id.as_str());
+    assert_eq!(body["profiles"][0]["externalId"], "ext-1");
 }

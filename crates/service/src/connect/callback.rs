@@ -19,7 +19,7 @@ use plugboard_core::{AccountId, OwnerId, Platform, ProfileId, RedirectUrl, Seale
 use plugboard_platforms::{
     ConnectorError, Destination, Flavor, Identity, PkceVerifier, SelectionKind, TokenSet,
 };
-use plugboard_store::{Account, AccountUpsert, OneTimeRecord, StoreError};
+use plugboard_store::{Account, AccountEvent, AccountUpsert, OneTimeRecord, StoreError};
 use std::collections::BTreeMap;
 use url::Url;
 
@@ -592,7 +592,13 @@ impl Services {
             token_expires_at: expires_at,
             scopes,
         };
-        let account = match self.store.upsert_account(&upsert, self.clock.now()).await {
+        let now = self.clock.now();
+        let connected = AccountEvent::connected(now);
+        let account = match self
+            .store
+            .upsert_account(&upsert, Some(&connected), now)
+            .await
+        {
             Ok(a) => a,
             Err(StoreError::Conflict { field, .. }) => {
                 return Err(ServiceError::Internal(format!(
