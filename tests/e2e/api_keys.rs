@@ -348,6 +348,13 @@ async fn every_authenticated_route_rejects_missing_malformed_and_revoked_keys() 
             Method::POST,
             "/v1/connect/googlebusiness/select-location".to_owned(),
         ),
+        (Method::GET, "/v1/webhooks/settings".to_owned()),
+        (Method::POST, "/v1/webhooks/settings".to_owned()),
+        (Method::PUT, "/v1/webhooks/settings".to_owned()),
+        (Method::DELETE, "/v1/webhooks/settings".to_owned()),
+        (Method::POST, "/v1/webhooks/test".to_owned()),
+        (Method::GET, "/v1/webhooks/logs".to_owned()),
+        (Method::POST, "/v1/webhooks/logs/redeliver".to_owned()),
     ];
     // Public by design (Zernio's "public" group): the token in the query is the capability.
     let public = [

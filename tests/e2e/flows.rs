@@ -270,7 +270,7 @@ pub async fn spawn_isolated_with_clock(
     spawn_isolated_full(platform, |_| {}, clock).await
 }
 
-async fn spawn_isolated_full(
+pub async fn spawn_isolated_full(
     platform: Platform,
     tweak: impl FnOnce(&mut Config),
     clock: std::sync::Arc<dyn plugboard_core::Clock>,

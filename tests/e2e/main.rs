@@ -31,4 +31,5 @@ mod refresh;
 mod secrets;
 mod telegram;
 mod walk;
+mod webhooks;
 mod whatsapp;

@@ -131,6 +131,8 @@ fn not_found_code(what: &str) -> &'static str {
         "Location" => "location_not_found",
         "Public profile" => "public_profile_not_found",
         "Telegram code" => "code_not_found",
+        "Webhook" => "webhook_not_found",
+        "Webhook event" => "event_not_found",
         _ => "not_found",
     }
 }
@@ -139,7 +141,7 @@ fn not_found_code(what: &str) -> &'static str {
 fn conflict_status(code: &str) -> StatusCode {
     match code {
         "profile_has_active_accounts" => StatusCode::BAD_REQUEST,
-        "idempotency_key_reused" => StatusCode::UNPROCESSABLE_ENTITY,
+        "idempotency_key_reused" | "redelivery_window_expired" => StatusCode::UNPROCESSABLE_ENTITY,
         _ => StatusCode::CONFLICT,
     }
 }

@@ -363,7 +363,14 @@ async fn services_with_clock(
 ) -> Result<Services, StartError> {
     let keyring = keyring(config)?;
     let store = open_store(config).await?;
-    Ok(Services::new(store, clock, Arc::new(keyring)))
+    let retry_base = chrono::Duration::from_std(config.webhooks_retry_base)
+        .unwrap_or_else(|_| chrono::Duration::seconds(30));
+    let webhooks = plugboard_service::webhooks::WebhookSettings {
+        allow_private: config.webhooks_allow_private,
+        retry_base,
+        ..Default::default()
+    };
+    Ok(Services::new(store, clock, Arc::new(keyring)).with_webhooks(webhooks))
 }
 
 pub struct Application {
@@ -475,9 +482,11 @@ impl Application {
             }
         });
         let refresher = self.start_refresher();
+        let deliverer = self.start_webhook_delivery();
         let result = self.server.await;
         sweeper.abort();
         refresher.abort();
+        deliverer.abort();
         if let Some(t) = telegram {
             t.abort();
         }
@@ -510,6 +519,40 @@ impl Application {
                     }
                     Ok(_) => {}
                     Err(e) => tracing::warn!(error = %e, "refresh pass failed"),
+                }
+            }
+        })
+    }
+
+    /// Webhook fan-out and delivery: a pass every second, so an event reaches its
+    /// receivers about a second after the change; any number of replicas may run it.
+    fn start_webhook_delivery(&self) -> tokio::task::JoinHandle<()> {
+        let services = self.services.clone();
+        let holder = format!(
+            "{}-{}",
+            self.addr,
+            plugboard_core::new_object_id(services.clock.now().timestamp())
+        );
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                every.tick().await;
+                if let Err(e) = services.dispatch_webhook_events(&holder).await {
+                    tracing::warn!(error = %e, "webhook fan-out failed");
+                }
+                match services.deliver_webhooks(&holder).await {
+                    Ok(pass) if pass != Default::default() => {
+                        tracing::debug!(
+                            delivered = pass.delivered,
+                            retrying = pass.retrying,
+                            failed = pass.failed,
+                            dropped = pass.dropped,
+                            "webhook delivery pass"
+                        );
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "webhook delivery pass failed"),
                 }
             }
         })

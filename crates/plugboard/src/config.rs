@@ -43,6 +43,8 @@ struct Raw {
     log_format: LogFormat,
     log: String,
     workers: Option<usize>,
+    webhooks_allow_private: bool,
+    webhooks_retry_base_seconds: u64,
     /// `[platforms.<name>]` tables: app credentials and base URL per platform.
     platforms: BTreeMap<String, RawPlatform>,
 }
@@ -103,6 +105,8 @@ impl Default for Raw {
             log_format: LogFormat::Text,
             log: "info".into(),
             workers: None,
+            webhooks_allow_private: false,
+            webhooks_retry_base_seconds: 30,
             platforms: BTreeMap::new(),
         }
     }
@@ -125,6 +129,8 @@ const KNOWN: &[&str] = &[
     "log_format",
     "log",
     "workers",
+    "webhooks_allow_private",
+    "webhooks_retry_base_seconds",
     "config",
 ];
 
@@ -145,6 +151,11 @@ pub struct Config {
     pub log_format: LogFormat,
     pub log: String,
     pub workers: Option<usize>,
+    /// Let webhooks target private, loopback and link-local addresses.
+    pub webhooks_allow_private: bool,
+    /// The wait after a failed webhook delivery, doubled per further failure (capped at an
+    /// hour).
+    pub webhooks_retry_base: std::time::Duration,
     /// Platforms with app credentials or a base URL override; others are "not configured".
     pub platforms: BTreeMap<Platform, PlatformSettings>,
 }
@@ -411,7 +422,10 @@ impl Config {
                         .filter(|s| !s.is_empty())
                         .collect::<Vec<_>>(),
                 )
-            } else if matches!(key.as_str(), "sandbox" | "workers") {
+            } else if matches!(
+                key.as_str(),
+                "sandbox" | "workers" | "webhooks_allow_private" | "webhooks_retry_base_seconds"
+            ) {
                 // Booleans and numbers; everything else stays text (a hex key of digits
                 // must not turn into a number).
                 value
@@ -512,6 +526,12 @@ impl Config {
         if raw.workers == Some(0) {
             return Err(err("PLUGBOARD_WORKERS", "must be at least 1"));
         }
+        if !(1..=3600).contains(&raw.webhooks_retry_base_seconds) {
+            return Err(err(
+                "PLUGBOARD_WEBHOOKS_RETRY_BASE_SECONDS",
+                "must be between 1 and 3600",
+            ));
+        }
         let platforms = validate_platforms(raw.platforms)?;
         tracing_subscriber::EnvFilter::try_new(&raw.log)
             .map_err(|e| err("PLUGBOARD_LOG", e.to_string()))?;
@@ -536,6 +556,8 @@ impl Config {
             log_format: raw.log_format,
             log: raw.log,
             workers: raw.workers,
+            webhooks_allow_private: raw.webhooks_allow_private,
+            webhooks_retry_base: std::time::Duration::from_secs(raw.webhooks_retry_base_seconds),
             platforms,
         })
     }

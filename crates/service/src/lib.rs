@@ -13,6 +13,7 @@ pub mod profiles;
 pub mod refresh;
 pub mod rotation;
 pub mod sweeper;
+pub mod webhooks;
 
 pub use auth::Caller;
 pub use error::{ServiceError, ServiceResult};
@@ -30,6 +31,8 @@ pub struct Services {
     /// Connectors and public URL for the connect flow; `None` where only account
     /// management runs (the CLI).
     pub connect: Option<Arc<connect::ConnectContext>>,
+    /// Webhook delivery settings and client.
+    pub webhooks: Arc<webhooks::Webhooks>,
 }
 
 impl Services {
@@ -39,7 +42,14 @@ impl Services {
             clock,
             keyring,
             connect: None,
+            webhooks: Arc::new(webhooks::Webhooks::default()),
         }
+    }
+
+    /// The same services delivering webhooks with these settings.
+    pub fn with_webhooks(mut self, settings: webhooks::WebhookSettings) -> Self {
+        self.webhooks = Arc::new(webhooks::Webhooks::new(settings));
+        self
     }
 
     /// The same services with the connect flow enabled.

@@ -1,5 +1,5 @@
 //! Drops connect sessions, pending selections and connect tokens once used or expired, so
-//! abandoned flows do not pile up in the store. Safe on any number of replicas at once: the
+//! abandoned flows do not pile up in the store, and webhook logs past their retention. Safe on any number of replicas at once: the
 //! delete is idempotent.
 
 use crate::{ServiceResult, Services};
@@ -11,6 +11,10 @@ pub const SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(600)
 impl Services {
     /// One sweep (STYLE §6: the loop calls this, tests call it with a moved clock).
     pub async fn sweep_flows(&self, now: DateTime<Utc>) -> ServiceResult<u64> {
+        let logs = self.purge_webhook_logs(now).await?;
+        if logs > 0 {
+            tracing::debug!(logs, "dropped webhook logs past their retention");
+        }
         let gone = self.store.purge_one_time(now).await?;
         if gone > 0 {
             tracing::debug!(records = gone, "swept used or expired connect records");

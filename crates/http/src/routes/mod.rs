@@ -11,6 +11,7 @@ pub mod health;
 pub mod profiles;
 pub mod selection;
 pub mod system;
+pub mod webhooks;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -64,7 +65,14 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(connect_direct::telegram_status)
         .service(connect_direct::whatsapp)
         .service(connect::start)
-        .service(connect::complete);
+        .service(connect::complete)
+        .service(webhooks::list)
+        .service(webhooks::create)
+        .service(webhooks::update)
+        .service(webhooks::delete)
+        .service(webhooks::test)
+        .service(webhooks::logs)
+        .service(webhooks::redeliver);
 }
 
 /// Browser pages outside `/v1`: the provider callback and the hosted picker.
