@@ -348,6 +348,10 @@ async fn every_authenticated_route_rejects_missing_malformed_and_revoked_keys() 
             Method::POST,
             "/v1/connect/googlebusiness/select-location".to_owned(),
         ),
+        (
+            Method::GET,
+            "/v1/connect/facebook/ads?profileId=6553f100aaaaaaaaaaaaaaaa".to_owned(),
+        ),
         (Method::GET, "/v1/webhooks/settings".to_owned()),
         (Method::POST, "/v1/webhooks/settings".to_owned()),
         (Method::PUT, "/v1/webhooks/settings".to_owned()),

@@ -93,3 +93,66 @@ async fn the_api_works_the_same_on_mongodb() {
         .await;
     assert_eq!(gone.status, 200, "{}", gone.text);
 }
+
+#[tokio::test]
+async fn webhooks_and_the_ads_flow_work_the_same_on_mongodb() {
+    use crate::webhooks::Receiver;
+    let uri = plugboard_store::test_server::mongodb_uri().await;
+    let database = plugboard_store::test_server::fresh_database_name();
+    let app = spawn_app_with(move |c| {
+        c.store = StoreKind::Mongodb;
+        c.mongodb_uri = Some(Secret::new(uri));
+        c.mongodb_database = database;
+        c.encryption_key = Some(Secret::new(hex::encode(rand::random::<[u8; 32]>())));
+        c.webhooks_allow_private = true;
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    let r = app
+        .post(
+            "/v1/webhooks/settings",
+            json!({"name": "m", "url": receiver.url, "secret": "mongo-secret", "events": [
+                "account.connected", "account.disconnected", "account.ads.initial_sync_completed"]}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let profile = app.default_profile().await;
+    let done = app
+        .connect_standard(Platform::Threads, "", &profile, "mona")
+        .await;
+    let got = receiver.wait_for(1, 20).await;
+    crate::webhooks::assert_signed(&got[0], "mongo-secret");
+    assert_eq!(
+        got[0].json()["account"]["accountId"],
+        done["accountId"].as_str()
+    );
+    app.call(
+        Method::DELETE,
+        &format!("/v1/accounts/{}", done["accountId"]),
+        None,
+    )
+    .await;
+    let got = receiver.wait_for(2, 20).await;
+    assert_eq!(got[1].json()["event"], "account.disconnected");
+
+    let auth = app
+        .get(&format!(
+            "/v1/connect/facebook/ads?profileId={profile}&redirect_url={}",
+            crate::flows::urlencode(crate::flows::APP_REDIRECT)
+        ))
+        .await;
+    let auth_url = auth.body["authUrl"].as_str().unwrap().to_owned();
+    let callback = app.consent(&auth_url, "mads", "approve", Some(2)).await;
+    let landed = app.finish_in_browser(&callback, None).await;
+    assert_eq!(landed.status, 302, "{}", landed.text);
+    // Facebook and metaads connected, then the initial sync.
+    let got = receiver.wait_for(5, 30).await;
+    let sync = got
+        .iter()
+        .map(|r| r.json())
+        .find(|e| e["event"] == "account.ads.initial_sync_completed")
+        .unwrap_or_else(|| panic!("no sync event: {got:?}"));
+    assert_eq!(sync["sync"]["totalAds"], 7);
+    let logs = app.get("/v1/webhooks/logs?status=success").await;
+    assert_eq!(logs.body["pagination"]["total"], 5, "{}", logs.text);
+}

@@ -320,3 +320,48 @@ async fn disconnecting_revokes_the_grant_at_the_platform() {
         "the sandbox no longer accepts the token"
     );
 }
+
+#[tokio::test]
+async fn a_platform_never_has_more_refreshes_in_flight_than_its_limit_across_replicas() {
+    let clock = clock();
+    let app = spawn_app_full_with(|_| {}, clock.clone()).await;
+    let profile = app.default_profile().await;
+    for user in ["x1", "x2", "x3"] {
+        app.connect_standard(Platform::Twitter, "", &profile, user)
+            .await;
+    }
+    app.connect_standard(Platform::Reddit, "", &profile, "r1")
+        .await;
+    clock.advance(Duration::hours(2));
+    let limit = plugboard_service::refresh::refresh_concurrency(Platform::Twitter);
+    assert_eq!(limit, 2);
+    // Another replica is busy with both of X's slots: this one refreshes only Reddit now.
+    let now = app.services.clock.now();
+    for slot in 0..limit {
+        let lease = plugboard_service::refresh::refresh_slot(Platform::Twitter, slot);
+        assert!(
+            app.services
+                .store
+                .acquire_lease(&lease, "other-replica", now, Duration::seconds(60))
+                .await
+                .unwrap()
+        );
+    }
+    let pass = app.services.refresh_due("this-replica").await.unwrap();
+    assert_eq!((pass.refreshed, pass.skipped), (1, 3), "{pass:?}");
+    // One slot frees up: X goes on through it, one account at a time; the account that
+    // met the busy slot waits.
+    let slot0 = plugboard_service::refresh::refresh_slot(Platform::Twitter, 0);
+    app.services
+        .store
+        .release_lease(&slot0, "other-replica")
+        .await
+        .unwrap();
+    let pass = app.services.refresh_due("this-replica").await.unwrap();
+    assert_eq!((pass.refreshed, pass.skipped), (2, 1), "{pass:?}");
+    // The other replica's lease runs out: the last one is refreshed.
+    clock.advance(Duration::seconds(61));
+    let pass = app.services.refresh_due("this-replica").await.unwrap();
+    assert_eq!((pass.refreshed, pass.skipped), (1, 0), "{pass:?}");
+    assert_eq!(pass.dead + pass.deferred, 0, "{pass:?}");
+}

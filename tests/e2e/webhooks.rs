@@ -132,7 +132,7 @@ pub fn assert_signed(r: &Received, secret: &str) {
     assert_eq!(v1, hmac_hex(secret, &format!("{t}.{}", r.body)));
 }
 
-async fn spawn_allowing_private() -> TestApp {
+pub(crate) async fn spawn_allowing_private() -> TestApp {
     spawn_app_with(|c| c.webhooks_allow_private = true).await
 }
 
@@ -140,7 +140,7 @@ async fn spawn_allowing_private_with(clock: Arc<ManualClock>) -> TestApp {
     spawn_app_full_with(|c| c.webhooks_allow_private = true, clock).await
 }
 
-async fn create_webhook(app: &TestApp, body: Value) -> Value {
+pub(crate) async fn create_webhook(app: &TestApp, body: Value) -> Value {
     let r = app.post("/v1/webhooks/settings", body).await;
     assert_eq!(r.status, 200, "{}", r.text);
     assert_eq!(r.body["success"], true);
@@ -836,4 +836,102 @@ async fn an_event_queued_when_the_server_is_killed_arrives_after_restart_exactly
     assert_eq!(got[1].json()["event"], "account.connected");
     assert_signed(&got[1], "crash");
     again.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn keys_can_only_subscribe_as_widely_as_they_reach() {
+    let app = spawn_app().await;
+    let restricted = app
+        .create_key(json!({"name": "no-ads", "disabledResourceGroups": ["ads"]}))
+        .await;
+    let body =
+        json!({"name": "w", "url": "https://hooks.example.com/x", "events": ["account.connected"]});
+    let r = app
+        .call_as(
+            &restricted,
+            Method::POST,
+            "/v1/webhooks/settings",
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["webhook"]["disabledResourceGroups"], json!(["ads"]));
+    let id = r.body["webhook"]["_id"].as_str().unwrap().to_owned();
+    for change in [
+        json!({"disabledResourceGroups": []}),
+        json!({"name": "renamed"}),
+    ] {
+        let mut change = change;
+        change["webhookId"] = json!(id);
+        let r = app
+            .call_as(
+                &restricted,
+                Method::PUT,
+                "/v1/webhooks/settings",
+                Some(change),
+            )
+            .await;
+        assert_eq!(
+            r.body["webhook"]["disabledResourceGroups"],
+            json!(["ads"]),
+            "{}",
+            r.text
+        );
+    }
+
+    // A key without the webhooks group, or read-only, cannot manage subscriptions.
+    let no_webhooks = app
+        .create_key(json!({"name": "nw", "disabledResourceGroups": ["webhooks"]}))
+        .await;
+    let r = app
+        .call_as(&no_webhooks, Method::GET, "/v1/webhooks/settings", None)
+        .await;
+    assert_error(&r, 403, "insufficient_permissions");
+    let read_only = app
+        .create_key(json!({"name": "ro", "permission": "read"}))
+        .await;
+    let r = app
+        .call_as(
+            &read_only,
+            Method::POST,
+            "/v1/webhooks/settings",
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+
+    // A profile-scoped key sees and makes only subscriptions limited to its profiles.
+    let brand = app.create_profile("Brand").await;
+    let scoped = app
+        .create_key(json!({"name": "p", "scope": "profiles", "profileIds": [brand.to_string()]}))
+        .await;
+    let r = app
+        .call_as(&scoped, Method::POST, "/v1/webhooks/settings", Some(body))
+        .await;
+    assert_eq!(
+        r.body["webhook"]["profileIds"],
+        json!([brand.to_string()]),
+        "{}",
+        r.text
+    );
+    let mine = app
+        .call_as(&scoped, Method::GET, "/v1/webhooks/settings", None)
+        .await;
+    assert_eq!(
+        mine.body["webhooks"].as_array().unwrap().len(),
+        1,
+        "{}",
+        mine.text
+    );
+    let all = app.get("/v1/webhooks/settings").await;
+    assert_eq!(all.body["webhooks"].as_array().unwrap().len(), 2);
+    let r = app
+        .call_as(
+            &scoped,
+            Method::DELETE,
+            &format!("/v1/webhooks/settings?webhookId={id}"),
+            None,
+        )
+        .await;
+    assert_error(&r, 404, "webhook_not_found");
 }

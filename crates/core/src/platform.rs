@@ -21,6 +21,9 @@ pub enum Platform {
     Bluesky,
     Telegram,
     Whatsapp,
+    /// Meta ads: created by the ads flow beside a Facebook account, never connected on its
+    /// own (not in [`Platform::ALL`]).
+    Metaads,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +43,7 @@ pub enum Category {
 }
 
 impl Platform {
+    /// The networks a user connects.
     pub const ALL: [Platform; 14] = [
         Platform::Twitter,
         Platform::Instagram,
@@ -73,13 +77,26 @@ impl Platform {
             Platform::Bluesky => "bluesky",
             Platform::Telegram => "telegram",
             Platform::Whatsapp => "whatsapp",
+            Platform::Metaads => "metaads",
         }
     }
 
     pub const fn category(self) -> Category {
         match self {
             Platform::Telegram | Platform::Whatsapp => Category::Communication,
+            Platform::Metaads => Category::Ads,
             _ => Category::Social,
+        }
+    }
+
+    /// Accounts created beside another platform's account, on its login.
+    pub const DERIVED: [Platform; 1] = [Platform::Metaads];
+
+    /// Whose login (app, tokens, refresh rules) an account of this platform uses.
+    pub const fn login_platform(self) -> Platform {
+        match self {
+            Platform::Metaads => Platform::Facebook,
+            p => p,
         }
     }
 }
@@ -89,6 +106,7 @@ impl FromStr for Platform {
     fn from_str(s: &str) -> Result<Self, UnknownPlatform> {
         Platform::ALL
             .into_iter()
+            .chain(Platform::DERIVED)
             .find(|p| p.as_str() == s)
             .ok_or_else(|| UnknownPlatform(s.to_owned()))
     }
@@ -117,7 +135,7 @@ mod tests {
 
     #[test]
     fn unknown_and_miscased_names_are_rejected() {
-        for s in ["", "x", "Twitter", "metaads", "discord"] {
+        for s in ["", "x", "Twitter", "MetaAds", "discord"] {
             assert!(s.parse::<Platform>().is_err(), "{s:?} should not parse");
         }
     }

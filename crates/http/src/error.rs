@@ -200,6 +200,9 @@ impl From<ServiceError> for ApiError {
             ServiceError::NotConfigured { message } => {
                 ApiError::new(StatusCode::BAD_REQUEST, "platform_not_configured", message)
             }
+            ServiceError::Unavailable { code, message } => {
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, code, message)
+            }
             ServiceError::Upstream {
                 code,
                 message,

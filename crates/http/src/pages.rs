@@ -232,6 +232,7 @@ fn platform_name(p: Platform) -> &'static str {
         Platform::Bluesky => "Bluesky",
         Platform::Telegram => "Telegram",
         Platform::Whatsapp => "WhatsApp",
+        Platform::Metaads => "Meta Ads",
     }
 }
 

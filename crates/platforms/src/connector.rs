@@ -226,6 +226,8 @@ pub struct AuthorizeParams<'a> {
     pub pkce: Option<&'a PkceChallenge>,
     /// Ask the platform to show its login screen again (Instagram `force_reauth`).
     pub force_reauth: bool,
+    /// Scopes asked for on top of the connector's own (the Meta ads flow's `ads_read`…).
+    pub extra_scopes: &'a [&'a str],
 }
 
 /// One social network's side of the connect flow.
@@ -278,6 +280,45 @@ pub trait Connector: Send + Sync {
 
     /// Revokes the grant at the platform, where the platform offers revocation.
     async fn revoke(&self, tokens: &TokenSet) -> Result<(), ConnectorError>;
+
+    /// The ad accounts the login can see (Meta's `/me/adaccounts`), for the ads flow.
+    async fn ad_accounts(&self, _tokens: &TokenSet) -> Result<Vec<AdAccount>, ConnectorError> {
+        Err(ConnectorError::Unsupported(
+            "this platform has no ads connection",
+        ))
+    }
+
+    /// The ids of the ads of one ad account, for the ads flow's initial sync.
+    async fn ads(
+        &self,
+        _tokens: &TokenSet,
+        _ad_account_id: &str,
+    ) -> Result<Vec<String>, ConnectorError> {
+        Err(ConnectorError::Unsupported(
+            "this platform has no ads connection",
+        ))
+    }
+}
+
+/// One ad account a login can see (platforms.md §3, Meta ads-only flow).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AdAccount {
+    /// With the `act_` prefix.
+    pub id: String,
+    pub name: Option<String>,
+    /// Meta's `account_status`: 1 is active; 2 disabled, 3 unsettled, 7 pending risk
+    /// review, 8 pending settlement, 9 in grace period, 100 pending closure, 101 closed.
+    pub status: i64,
+    pub disable_reason: Option<i64>,
+    pub currency: Option<String>,
+}
+
+impl AdAccount {
+    /// Whether ads can be read and run on it.
+    pub fn is_usable(&self) -> bool {
+        matches!(self.status, 1 | 9)
+    }
 }
 
 /// Which variant of a platform's connector (only Instagram has two logins).

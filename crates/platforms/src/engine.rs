@@ -591,11 +591,19 @@ impl Engine {
         params: &AuthorizeParams<'_>,
         extra: &[(&str, &str)],
     ) -> Result<String, ConnectorError> {
-        let scopes: Option<Vec<&str>> = self
+        let mut scopes: Option<Vec<&str>> = self
             .app
             .scopes
             .as_ref()
             .map(|s| s.iter().map(String::as_str).collect());
+        if !params.extra_scopes.is_empty() {
+            let all = scopes.get_or_insert_with(|| self.spec.spec.scopes.to_vec());
+            for s in params.extra_scopes {
+                if !all.contains(s) {
+                    all.push(s);
+                }
+            }
+        }
         let req = AuthorizeRequest {
             client_id: &self.app.client_id,
             redirect_uri: params.redirect_uri,

@@ -8,8 +8,8 @@ use serde_json::{Map, Value};
 use url::Url;
 
 use crate::connector::{
-    AuthorizeParams, Connector, ConnectorError, Destination, Identity, PlatformApp, SelectionKind,
-    TokenSet,
+    AdAccount, AuthorizeParams, Connector, ConnectorError, Destination, Identity, PlatformApp,
+    SelectionKind, TokenSet,
 };
 use crate::engine::{Dialect, Engine, id_at, query_param, str_at};
 use crate::pkce::PkceVerifier;
@@ -65,11 +65,29 @@ pub const IDENTITY_URL: &str = "https://graph.facebook.com/v24.0/me?fields=id,na
 /// selection".
 pub const PAGES_URL: &str = "https://graph.facebook.com/v24.0/me/accounts?fields=id,name,username,access_token,category,tasks,picture.type(large)&limit=100";
 
+/// What the Meta ads-only flow asks for on top of the Pages scopes (platforms.md §3: ads
+/// need `ads_read` or `ads_management`).
+pub const ADS_SCOPES: &[&str] = &["ads_read", "ads_management"];
+
+/// The ad accounts the user can see, platforms.md §3 "Meta ads-only flow" (plus
+/// `disable_reason`, which says why an account cannot be used).
+pub const AD_ACCOUNTS_URL: &str = "https://graph.facebook.com/v24.0/me/adaccounts?fields=id,account_id,name,account_status,disable_reason,currency,timezone_name,business{id,name}&limit=100";
+
+/// The permissions the user granted (`{data:[{permission, status}]}`); Graph's token
+/// response does not say.
+pub const PERMISSIONS_URL: &str = "https://graph.facebook.com/v24.0/me/permissions";
+
+/// Where per-object Graph paths (`/{ad-account-id}/ads`) hang off.
+const GRAPH_ROOT: &str = "https://graph.facebook.com/v24.0/";
+
 /// Facebook Pages through Facebook Login.
 pub struct FacebookConnector {
     engine: Engine,
     identity_url: Url,
     pages_url: Url,
+    ad_accounts_url: Url,
+    permissions_url: Url,
+    graph_root: Url,
 }
 
 impl FacebookConnector {
@@ -90,6 +108,9 @@ impl FacebookConnector {
         Ok(Self {
             identity_url: engine.api_url(IDENTITY_URL)?,
             pages_url: engine.api_url(PAGES_URL)?,
+            ad_accounts_url: engine.api_url(AD_ACCOUNTS_URL)?,
+            permissions_url: engine.api_url(PERMISSIONS_URL)?,
+            graph_root: engine.api_url(GRAPH_ROOT)?,
             engine,
         })
     }
@@ -149,6 +170,37 @@ pub(crate) async fn graph_list(
         .collect())
 }
 
+/// The `granted` entries of `/me/permissions`.
+pub(crate) fn granted_permissions(v: &Value) -> Vec<String> {
+    v.get("data")
+        .and_then(Value::as_array)
+        .map(|rows| {
+            rows.iter()
+                .filter(|r| r.get("status").and_then(Value::as_str) == Some("granted"))
+                .filter_map(|r| str_at(r, "/permission"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// One `/me/adaccounts` entry; entries without an `act_` id are skipped.
+pub(crate) fn parse_ad_account(v: &Value) -> Option<AdAccount> {
+    let id = str_at(v, "/id").filter(|id| is_ad_account_id(id))?;
+    Some(AdAccount {
+        id,
+        name: str_at(v, "/name"),
+        status: v.get("account_status").and_then(Value::as_i64).unwrap_or(0),
+        disable_reason: v.get("disable_reason").and_then(Value::as_i64),
+        currency: str_at(v, "/currency"),
+    })
+}
+
+/// Meta's ad account id: `act_` and digits.
+pub fn is_ad_account_id(id: &str) -> bool {
+    id.strip_prefix("act_")
+        .is_some_and(|d| !d.is_empty() && d.len() <= 32 && d.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// One `/me/accounts` entry as a Page to pick; entries without an id are skipped.
 pub(crate) fn parse_page(page: &Value) -> Option<Destination> {
     let id = id_at(page, "/id", "a Page").ok()?;
@@ -193,7 +245,26 @@ impl Connector for FacebookConnector {
         redirect_uri: &str,
         verifier: Option<&PkceVerifier>,
     ) -> Result<TokenSet, ConnectorError> {
-        exchange_long_lived(&self.engine, code, redirect_uri, verifier).await
+        let mut tokens = exchange_long_lived(&self.engine, code, redirect_uri, verifier).await?;
+        // The user may decline permissions in the dialog, and the token response does not
+        // say which were granted (the scopes it carries are only the ones asked for): ask,
+        // so the account records what it may do. A failure here costs only that record.
+        match self
+            .engine
+            .get_json(&self.permissions_url, &tokens.access_token, &[])
+            .await
+        {
+            Ok(v) => {
+                let granted = granted_permissions(&v);
+                if !granted.is_empty() {
+                    tokens.scopes = granted;
+                }
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, "could not read the granted Facebook permissions")
+            }
+        }
+        Ok(tokens)
     }
 
     async fn identity(&self, tokens: &TokenSet) -> Result<Identity, ConnectorError> {
@@ -227,6 +298,39 @@ impl Connector for FacebookConnector {
         Err(ConnectorError::Unsupported(
             "Facebook revokes only the whole app for the user (DELETE /{user-id}/permissions)",
         ))
+    }
+
+    async fn ad_accounts(&self, tokens: &TokenSet) -> Result<Vec<AdAccount>, ConnectorError> {
+        let rows = graph_list(&self.engine, &self.ad_accounts_url, &tokens.access_token).await?;
+        Ok(rows.iter().filter_map(parse_ad_account).collect())
+    }
+
+    async fn ads(
+        &self,
+        tokens: &TokenSet,
+        ad_account_id: &str,
+    ) -> Result<Vec<String>, ConnectorError> {
+        // The id becomes a path segment: only Meta's own shape is let through.
+        if !is_ad_account_id(ad_account_id) {
+            return Err(ConnectorError::Platform {
+                status: 400,
+                code: None,
+                message: format!("{ad_account_id:?} is not a Meta ad account id"),
+            });
+        }
+        let mut url = self
+            .graph_root
+            .join(&format!("{ad_account_id}/ads"))
+            .map_err(|e| ConnectorError::Platform {
+                status: 400,
+                code: None,
+                message: e.to_string(),
+            })?;
+        url.query_pairs_mut()
+            .append_pair("fields", "id,name,effective_status")
+            .append_pair("limit", "100");
+        let rows = graph_list(&self.engine, &url, &tokens.access_token).await?;
+        Ok(rows.iter().filter_map(|r| str_at(r, "/id")).collect())
     }
 }
 
@@ -275,6 +379,38 @@ mod tests {
                 extra,
             }
         );
+    }
+
+    #[test]
+    fn only_granted_permissions_count() {
+        let v = json!({"data": [
+            {"permission": "public_profile", "status": "granted"},
+            {"permission": "ads_read", "status": "declined"},
+            {"permission": "ads_management", "status": "granted"},
+        ]});
+        assert_eq!(
+            granted_permissions(&v),
+            ["public_profile", "ads_management"]
+        );
+    }
+
+    #[test]
+    fn ad_accounts_keep_their_act_id_status_and_disable_reason() {
+        let v = json!({"id": "act_1234", "account_id": "1234", "name": "Main", "account_status": 2,
+            "disable_reason": 3, "currency": "EUR"});
+        let a = parse_ad_account(&v).unwrap();
+        assert_eq!(
+            (a.id.as_str(), a.status, a.disable_reason),
+            ("act_1234", 2, Some(3))
+        );
+        assert!(!a.is_usable());
+        assert!(
+            parse_ad_account(&json!({"id": "1234"})).is_none(),
+            "no act_ prefix"
+        );
+        for bad in ["act_", "act_12a", "1234", "act_1/../x", "act_1?x=1"] {
+            assert!(!is_ad_account_id(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -30,8 +30,8 @@ pub mod youtube;
 
 pub use authorize::{AuthorizeRequest, BuildError, authorization_url};
 pub use connector::{
-    AuthorizeParams, Connector, ConnectorError, Connectors, Destination, Flavor, Identity,
-    PlatformApp, SelectionKind, TokenSet,
+    AdAccount, AuthorizeParams, Connector, ConnectorError, Connectors, Destination, Flavor,
+    Identity, PlatformApp, SelectionKind, TokenSet,
 };
 pub use engine::http_client;
 pub use pkce::{InvalidVerifier, PkceChallenge, PkceVerifier};
@@ -50,7 +50,7 @@ use plugboard_core::Platform;
 /// The OAuth dialect of a platform: the one place that maps a platform to its protocol data.
 /// `None` for Bluesky (app password) and Telegram (bot + link code). WhatsApp answers with
 /// its Meta login (Facebook Login with the WhatsApp permissions); its credentials path needs
-/// no spec. Instagram answers with its default login; [`instagram::LoginMethod::spec`] picks
+/// no spec. Meta ads accounts are made by the ads flow on Facebook's login. Instagram answers with its default login; [`instagram::LoginMethod::spec`] picks
 /// by Zernio's `loginMethod`.
 pub fn oauth_spec(platform: Platform) -> Option<&'static OAuthSpec> {
     match platform {
@@ -66,7 +66,8 @@ pub fn oauth_spec(platform: Platform) -> Option<&'static OAuthSpec> {
         Platform::Googlebusiness => Some(&googlebusiness::SPEC),
         Platform::Snapchat => Some(&snapchat::SPEC),
         Platform::Whatsapp => Some(&whatsapp::OAUTH_SPEC),
-        Platform::Bluesky | Platform::Telegram => None,
+        // Ads accounts come from the ads flow on their parent's login.
+        Platform::Bluesky | Platform::Telegram | Platform::Metaads => None,
     }
 }
 

@@ -81,6 +81,7 @@ async fn login(
             state: &state,
             pkce: challenge.as_ref(),
             force_reauth: false,
+            extra_scopes: &[],
         })
         .unwrap();
     let redirect = approve(&url, username, &[]).await;
@@ -464,6 +465,7 @@ async fn instagram_asks_for_a_fresh_login_only_when_told() {
                 state: "st",
                 pkce: None,
                 force_reauth,
+                extra_scopes: &[],
             })
             .unwrap();
         let sent = url.contains("force_reauth=true");
@@ -487,6 +489,7 @@ async fn configured_scopes_replace_the_defaults_and_come_back_granted() {
             state: "st",
             pkce: Some(&verifier.challenge()),
             force_reauth: false,
+            extra_scopes: &[],
         })
         .unwrap();
     let redirect = approve(&url, &unique("scopes_"), &[]).await;
@@ -604,6 +607,7 @@ async fn connect_with(
             state: "st",
             pkce: challenge.as_ref(),
             force_reauth: false,
+            extra_scopes: &[],
         })
         .unwrap();
     let n = destinations.to_string();

@@ -311,6 +311,7 @@ mod login {
                 state: "st-wa",
                 pkce: None,
                 force_reauth: false,
+                extra_scopes: &[],
             })
             .unwrap();
         let n = numbers.to_string();
@@ -351,6 +352,7 @@ mod login {
                 state: "st",
                 pkce: None,
                 force_reauth: false,
+                extra_scopes: &[],
             })
             .unwrap();
         let url = Url::parse(&url).unwrap();
@@ -500,6 +502,7 @@ mod login {
                 state: "st",
                 pkce: None,
                 force_reauth: false,
+                extra_scopes: &[],
             })
             .unwrap();
         let redirect = approve(&url, &unique("wa_faulty_"), &[]).await;

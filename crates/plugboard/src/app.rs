@@ -482,7 +482,7 @@ impl Application {
             }
         });
         let refresher = self.start_refresher();
-        let deliverer = self.start_webhook_delivery();
+        let deliverer = self.start_job_workers();
         let result = self.server.await;
         sweeper.abort();
         refresher.abort();
@@ -524,9 +524,10 @@ impl Application {
         })
     }
 
-    /// Webhook fan-out and delivery: a pass every second, so an event reaches its
-    /// receivers about a second after the change; any number of replicas may run it.
-    fn start_webhook_delivery(&self) -> tokio::task::JoinHandle<()> {
+    /// The job workers: Meta ads initial syncs, then webhook fan-out and delivery; a pass
+    /// every second, so an event reaches its receivers about a second after the change.
+    /// Any number of replicas may run them (every job is held by one at a time).
+    fn start_job_workers(&self) -> tokio::task::JoinHandle<()> {
         let services = self.services.clone();
         let holder = format!(
             "{}-{}",
@@ -538,6 +539,9 @@ impl Application {
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 every.tick().await;
+                if let Err(e) = services.run_ads_syncs(&holder).await {
+                    tracing::warn!(error = %e, "ads sync pass failed");
+                }
                 if let Err(e) = services.dispatch_webhook_events(&holder).await {
                     tracing::warn!(error = %e, "webhook fan-out failed");
                 }

@@ -166,6 +166,7 @@ pub(crate) enum Listing {
     /// `/{id}`: one of the user's Pages or their linked Instagram accounts.
     FacebookNode,
     FacebookAdAccounts,
+    FacebookAds,
     FacebookPermissions,
     FacebookBusinesses,
     LinkedinOrganizationAcls,
@@ -453,6 +454,7 @@ pub(crate) static FAKES: &[Fake] = &[
                 ("/{version}/me/adaccounts", Listing::FacebookAdAccounts),
                 ("/{version}/me/permissions", Listing::FacebookPermissions),
                 ("/{version}/me/businesses", Listing::FacebookBusinesses),
+                ("/{version}/{id}/ads", Listing::FacebookAds),
                 ("/{version}/{id}", Listing::FacebookNode),
             ],
             in_identity: false,

@@ -35,6 +35,7 @@ pub struct AccountList {
 fn platforms_of(category: Category) -> Vec<Platform> {
     Platform::ALL
         .into_iter()
+        .chain(Platform::DERIVED)
         .filter(|p| p.category() == category)
         .collect()
 }

@@ -50,6 +50,10 @@ pub enum ServiceError {
     /// The server is not set up for this (a platform without app credentials).
     #[error("{message}")]
     NotConfigured { message: String },
+    /// A feature Zernio offers that this server does not provide (Zernio answers these
+    /// 503: Facebook Login for Business).
+    #[error("{message}")]
+    Unavailable { code: &'static str, message: String },
     /// A platform refused or failed a call made on the caller's behalf. `details` is the
     /// platform's own description, free of secrets.
     #[error("{message}")]

@@ -201,7 +201,7 @@ impl Services {
                     Some("facebook_login") => plugboard_platforms::Flavor::InstagramFacebookLogin,
                     _ => plugboard_platforms::Flavor::Standard,
                 };
-                match ctx.connector(other, flavor) {
+                match ctx.connector(other.login_platform(), flavor) {
                     Some(c) => {
                         c.identity(tokens.login.as_ref().unwrap_or(&tokens.tokens))
                             .await
@@ -229,10 +229,24 @@ impl Services {
         let required: Vec<String> = self
             .connect
             .as_ref()
-            .and_then(|c| c.connector(account.platform, plugboard_platforms::Flavor::Standard))
+            .and_then(|c| {
+                c.connector(
+                    account.platform.login_platform(),
+                    plugboard_platforms::Flavor::Standard,
+                )
+            })
             .map(|c| {
                 let spec = c.spec().spec;
-                spec.scopes.iter().map(|s| (*s).to_owned()).collect()
+                let ads: &[&str] = if account.platform == Platform::Metaads {
+                    plugboard_platforms::facebook::ADS_SCOPES
+                } else {
+                    &[]
+                };
+                spec.scopes
+                    .iter()
+                    .chain(ads)
+                    .map(|s| (*s).to_owned())
+                    .collect()
             })
             .unwrap_or_default();
         // Platforms that report granted scopes: compare; the others (empty) pass.

@@ -52,6 +52,20 @@ pub struct RefreshPass {
     pub dead: u32,
 }
 
+/// How many refreshes of one platform run at once, over all replicas. Token endpoints are
+/// rate limited per app; X's and Reddit's most tightly.
+pub fn refresh_concurrency(platform: Platform) -> usize {
+    match platform {
+        Platform::Twitter | Platform::Reddit => 2,
+        _ => 4,
+    }
+}
+
+/// The store lease of one of a platform's refresh slots.
+pub fn refresh_slot(platform: Platform, slot: usize) -> String {
+    format!("refresh-slot:{platform}:{slot}")
+}
+
 /// Exponential backoff from one minute, capped at six hours, with up to a quarter of
 /// jitter so replicas that failed together do not retry together.
 pub fn backoff(failures: u32) -> Duration {
@@ -74,7 +88,7 @@ impl Services {
         let extends = self
             .connect
             .as_ref()
-            .and_then(|c| c.connector(account.platform, flavor_of(account)))
+            .and_then(|c| c.connector(account.platform.login_platform(), flavor_of(account)))
             .is_some_and(|c| matches!(c.spec().refresh, ResolvedRefresh::ExtendAccessToken { .. }));
         if extends { LONG_MARGIN } else { SHORT_MARGIN }
     }
@@ -87,7 +101,8 @@ impl Services {
             .store
             .accounts_due_for_refresh(now + LONG_MARGIN, now, BATCH)
             .await?;
-        let mut pass = RefreshPass::default();
+        let mut by_platform: std::collections::BTreeMap<Platform, Vec<Account>> =
+            Default::default();
         for account in due {
             let Some(expires) = account.token_expires_at else {
                 continue;
@@ -95,17 +110,81 @@ impl Services {
             if expires - self.margin(&account) > now {
                 continue;
             }
-            match self
-                .refresh_held(&account.owner_id, &account.id, holder, false)
-                .await?
-            {
-                Refreshed::Done { .. } => pass.refreshed += 1,
-                Refreshed::Skipped | Refreshed::Unsupported => pass.skipped += 1,
-                Refreshed::Deferred { .. } => pass.deferred += 1,
-                Refreshed::Dead { .. } => pass.dead += 1,
+            by_platform
+                .entry(account.platform)
+                .or_default()
+                .push(account);
+        }
+        // Platforms run side by side; within one, at most its limit at once.
+        let passes = futures::future::join_all(
+            by_platform
+                .into_iter()
+                .map(|(platform, accounts)| self.refresh_platform(platform, accounts, holder)),
+        )
+        .await;
+        let mut pass = RefreshPass::default();
+        for p in passes {
+            let p = p?;
+            pass.refreshed += p.refreshed;
+            pass.skipped += p.skipped;
+            pass.deferred += p.deferred;
+            pass.dead += p.dead;
+        }
+        Ok(pass)
+    }
+
+    async fn refresh_platform(
+        &self,
+        platform: Platform,
+        accounts: Vec<Account>,
+        holder: &str,
+    ) -> ServiceResult<RefreshPass> {
+        let mut pass = RefreshPass::default();
+        for chunk in accounts.chunks(refresh_concurrency(platform)) {
+            let results = futures::future::join_all(
+                chunk
+                    .iter()
+                    .enumerate()
+                    .map(|(slot, a)| self.refresh_in_slot(platform, slot, a, holder)),
+            )
+            .await;
+            for r in results {
+                match r? {
+                    Refreshed::Done { .. } => pass.refreshed += 1,
+                    Refreshed::Skipped | Refreshed::Unsupported => pass.skipped += 1,
+                    Refreshed::Deferred { .. } => pass.deferred += 1,
+                    Refreshed::Dead { .. } => pass.dead += 1,
+                }
             }
         }
         Ok(pass)
+    }
+
+    /// Refreshes one account in one of the platform's slots: a store lease per slot, so the
+    /// limit holds across every replica. A slot in use elsewhere skips the account until
+    /// the next pass.
+    async fn refresh_in_slot(
+        &self,
+        platform: Platform,
+        slot: usize,
+        account: &Account,
+        holder: &str,
+    ) -> ServiceResult<Refreshed> {
+        let lease = refresh_slot(platform, slot);
+        if !self
+            .store
+            .acquire_lease(&lease, holder, self.clock.now(), ACCOUNT_LEASE)
+            .await?
+        {
+            return Ok(Refreshed::Skipped);
+        }
+        let result = self
+            .refresh_held(&account.owner_id, &account.id, holder, false)
+            .await;
+        if let Err(e) = self.store.release_lease(&lease, holder).await {
+            tracing::warn!(error = %e, "cannot release a refresh slot; it runs out on its own");
+        }
+        result
     }
 
     /// `POST /v1/accounts/{id}/refresh-token`: refresh now, whatever the expiry.
@@ -278,7 +357,7 @@ impl Services {
                 }
             }
             Platform::Telegram | Platform::Whatsapp => return,
-            other => match ctx.connector(other, flavor_of(account)) {
+            other => match ctx.connector(other.login_platform(), flavor_of(account)) {
                 Some(c) => {
                     c.revoke(tokens.login.as_ref().unwrap_or(&tokens.tokens))
                         .await
@@ -351,11 +430,11 @@ impl Services {
                 Err(ConnectorError::Unsupported("no token to refresh"))
             }
             other => {
-                let connector =
-                    ctx.connector(other, flavor_of(account))
-                        .ok_or(ConnectorError::Unsupported(
-                            "the platform is no longer configured",
-                        ))?;
+                let connector = ctx
+                    .connector(other.login_platform(), flavor_of(account))
+                    .ok_or(ConnectorError::Unsupported(
+                        "the platform is no longer configured",
+                    ))?;
                 connector.refresh(&tokens.tokens).await
             }
         }

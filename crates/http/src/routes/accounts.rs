@@ -533,7 +533,7 @@ mod tests {
 
     #[test]
     fn booleans_accept_any_case_and_zernio_platforms_match_nothing() {
-        let (req, nothing) = parse("excludeHidden=TRUE&platform=metaads").unwrap();
+        let (req, nothing) = parse("excludeHidden=TRUE&platform=linkedinads").unwrap();
         assert!(req.exclude_hidden);
         assert!(nothing);
     }

@@ -265,3 +265,134 @@ pub async fn pending_data(
     let view = state.services.pending_data(token).await?;
     Ok(HttpResponse::Ok().json(pending_body(&view, token, state.services.clock.now())))
 }
+
+/// `adAccountId` and `adAccountIds` (repeated or comma-separated), as one allowlist;
+/// `None` when neither was sent.
+fn ad_account_ids(q: &QueryMap) -> Result<Option<Vec<String>>, ApiError> {
+    let mut raw: Vec<&str> = q.all("adAccountIds");
+    if let Some(one) = q.str("adAccountId") {
+        raw.push(one);
+    }
+    if !q.has("adAccountIds") && !q.has("adAccountId") {
+        return Ok(None);
+    }
+    let mut ids: Vec<String> = Vec::new();
+    for part in raw.iter().flat_map(|r| r.split(',')).map(str::trim) {
+        if part.is_empty() {
+            continue;
+        }
+        let id = plugboard_service::connect::normalize_ad_account_id(part).ok_or_else(|| {
+            ApiError::bad_request(
+                "invalid_field_value",
+                "adAccountIds",
+                format!("{part:?} is not a Meta ad account id (act_<digits>)"),
+            )
+        })?;
+        if !ids.contains(&id) {
+            ids.push(id);
+        }
+    }
+    Ok(Some(ids))
+}
+
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdsAlreadyConnected {
+    already_connected: bool,
+    /// The `metaads` account.
+    account_id: String,
+    platform: String,
+    username: Option<String>,
+    display_name: Option<String>,
+    /// The persisted allowlist; absent: every ad account the login sees.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scoped_ad_account_ids: Option<Vec<String>>,
+}
+
+/// Connect Meta ads: a `metaads` account beside the profile's Facebook account.
+#[utoipa::path(
+    tag = "Connect",
+    operation_id = "connectAds",
+    params(
+        ("platform" = String, Path, description = "facebook (Meta ads)"),
+        ("profileId" = String, Query),
+        ("loginMode" = Option<String>, Query, description = "classic (default); business is not configured on Plugboard (503)"),
+        ("permissionLevel" = Option<String>, Query, description = "full or advertise (business login only)"),
+        ("pageId" = Option<String>, Query, description = "The Page to connect beside the ads account; the first Page when absent"),
+        ("accountId" = Option<String>, Query, description = "The Facebook account to reuse when the profile has several"),
+        ("redirect_url" = Option<String>, Query, description = "`redirectUrl` is accepted too"),
+        ("headless" = Option<bool>, Query),
+        ("force" = Option<bool>, Query, description = "Always log in again, refreshing the tokens in place"),
+        ("adAccountId" = Option<String>, Query, description = "Scope the ads account to this ad account (act_<digits>)"),
+        ("adAccountIds" = Option<Vec<String>>, Query, description = "Scope to these ad accounts (repeated or comma-separated); persisted, the latest call wins, omitted keeps the previous scope"),
+    ),
+    responses(
+        (status = 200, description = "`{alreadyConnected: true, accountId, platform, username, displayName, scopedAdAccountIds?}` or `{authUrl, state}`", body = Object),
+        (status = 400, body = ErrorBody, description = "unsupported_platform, invalid_field_value, ad_account_unusable, RECONNECT_REQUIRED, INVALID_REDIRECT_URL"),
+        (status = 401, body = ErrorBody),
+        (status = 404, body = ErrorBody),
+        (status = 503, body = ErrorBody, description = "loginMode=business"),
+    ),
+    security(("bearerAuth" = []))
+)]
+#[get("/connect/{platform}/ads")]
+pub async fn ads(
+    state: web::Data<AppState>,
+    Auth(caller): Auth,
+    path: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    use plugboard_service::connect::{AdsConnectStarted, StartAdsConnect};
+    let platform = parse_platform(&path)?;
+    let q = QueryMap::from_request(&req);
+    let profile_id: ProfileId = match q.str("profileId") {
+        Some(p) => parse_id(p, "profileId")?,
+        None => {
+            return Err(ApiError::bad_request(
+                "validation_error",
+                "profileId",
+                "profileId is required",
+            ));
+        }
+    };
+    let business = q.one_of("loginMode", &["classic", "business"])?.as_deref() == Some("business");
+    q.one_of("permissionLevel", &["full", "advertise"])?;
+    let account_id: Option<AccountId> = q
+        .str("accountId")
+        .map(|a| parse_id(a, "accountId"))
+        .transpose()?;
+    let started = state
+        .services
+        .start_ads_connect(
+            &caller,
+            StartAdsConnect {
+                platform,
+                profile_id,
+                redirect_url: redirect_param(&q)?,
+                headless: q.bool("headless")?,
+                force: q.bool("force")?,
+                account_id,
+                page_id: q.str("pageId").map(str::to_owned),
+                ad_account_ids: ad_account_ids(&q)?,
+                business_login: business,
+            },
+        )
+        .await?;
+    Ok(match started {
+        AdsConnectStarted::AlreadyConnected {
+            account,
+            scoped_ad_account_ids,
+        } => HttpResponse::Ok().json(AdsAlreadyConnected {
+            already_connected: true,
+            account_id: account.id.to_string(),
+            platform: account.platform.to_string(),
+            username: account.username.clone(),
+            display_name: account.display_name.clone(),
+            scoped_ad_account_ids,
+        }),
+        AdsConnectStarted::Authorize(s) => HttpResponse::Ok().json(ConnectUrl {
+            auth_url: s.auth_url,
+            state: s.state.as_str().to_owned(),
+        }),
+    })
+}

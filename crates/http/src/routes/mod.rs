@@ -64,6 +64,7 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(connect_direct::telegram_chat)
         .service(connect_direct::telegram_status)
         .service(connect_direct::whatsapp)
+        .service(connect::ads)
         .service(connect::start)
         .service(connect::complete)
         .service(webhooks::list)

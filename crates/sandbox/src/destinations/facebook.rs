@@ -28,6 +28,10 @@ const AD_ACCOUNT_ID: IdStyle = IdStyle::Digits {
     prefix: "1",
     len: 16,
 };
+const AD_ID: IdStyle = IdStyle::Digits {
+    prefix: "238",
+    len: 17,
+};
 const BUSINESS_ID: IdStyle = IdStyle::Digits {
     prefix: "1",
     len: 15,
@@ -304,12 +308,16 @@ pub(crate) fn ad_accounts(req: &HttpRequest, caller: &Caller) -> HttpResponse {
         "name": format!("Sandbox Business of {username}"),
     });
     graph_list(req, caller, caller.destinations(), |i| {
-        let account_id = derived_id(SLUG, &username, &format!("adaccount/{i}"), AD_ACCOUNT_ID);
+        let account_id = ad_account_id(&username, i);
+        // The third is disabled (an integrity-policy hold), so flows can meet an account
+        // that is visible but unusable.
+        let (status, reason) = if i == 2 { (2, 1) } else { (1, 0) };
         let full = object(json!({
             "id": format!("act_{account_id}"),
             "account_id": account_id,
             "name": label("Ad Account", i, &username),
-            "account_status": 1,
+            "account_status": status,
+            "disable_reason": reason,
             "currency": "USD",
             "timezone_name": "America/Los_Angeles",
             "business": business,
@@ -320,6 +328,49 @@ pub(crate) fn ad_accounts(req: &HttpRequest, caller: &Caller) -> HttpResponse {
             AD_ACCOUNT_DEFAULT,
             NESTED_DEFAULTS,
         ))
+    })
+}
+
+fn ad_account_id(username: &str, index: usize) -> String {
+    derived_id(SLUG, username, &format!("adaccount/{index}"), AD_ACCOUNT_ID)
+}
+
+/// How many ads the sandbox user's ad account `index` holds: 3, 4, 5… so totals say which
+/// accounts a sync read.
+pub(crate) fn ads_in_account(index: usize) -> usize {
+    3 + index
+}
+
+/// `GET /{version}/{ad-account-id}/ads`: the ads of one of the user's ad accounts.
+pub(crate) fn ads(req: &HttpRequest, caller: &Caller, id: &str) -> HttpResponse {
+    if caller.grant.page.is_some() {
+        return user_edge_with_page_token("ads");
+    }
+    let username = caller.grant.username.clone();
+    let Some(index) =
+        (0..caller.destinations()).find(|i| format!("act_{}", ad_account_id(&username, *i)) == id)
+    else {
+        return json_response(
+            StatusCode::BAD_REQUEST,
+            &graph_error_of_type(
+                &format!(
+                    "Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
+                ),
+                "GraphMethodException",
+                100,
+                Some(33),
+            ),
+        );
+    };
+    let requested = requested(caller);
+    graph_list(req, caller, ads_in_account(index), |n| {
+        let ad_id = derived_id(SLUG, &username, &format!("adaccount/{index}/ad/{n}"), AD_ID);
+        let full = object(json!({
+            "id": ad_id,
+            "name": format!("Sandbox Ad {} of {username}", n + 1),
+            "effective_status": "ACTIVE",
+        }));
+        Value::Object(fields::select(&full, requested.as_deref(), &["id"], &[]))
     })
 }
 

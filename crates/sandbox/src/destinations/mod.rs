@@ -46,6 +46,7 @@ pub(crate) fn serve(
         Listing::FacebookPages => facebook::pages(req, &caller),
         Listing::FacebookNode => facebook::node(req, fake, &caller, id),
         Listing::FacebookAdAccounts => facebook::ad_accounts(req, &caller),
+        Listing::FacebookAds => facebook::ads(req, &caller, id),
         Listing::FacebookPermissions => facebook::permissions(&caller),
         Listing::FacebookBusinesses => facebook::businesses(&caller),
         Listing::LinkedinOrganizationAcls => linkedin::organization_acls(req, fake, &caller),

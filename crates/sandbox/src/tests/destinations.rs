@@ -707,6 +707,30 @@ async fn facebook_lists_ad_accounts_granted_permissions_and_no_businesses() {
     }
     assert!(body["paging"].get("next").is_none());
 
+    // Each ad account lists its ads; an id that is not the user's is Graph's error.
+    for (i, account) in data.iter().enumerate() {
+        let ads = get_ok(
+            &app,
+            &format!(
+                "/sandbox/facebook/v24.0/{}/ads?fields=id,name,effective_status&limit=2",
+                str_at(account, "/id")
+            ),
+            &token,
+            &[],
+        )
+        .await;
+        assert_eq!(ads["data"].as_array().unwrap().len(), 2, "{ads}");
+        assert_eq!(ads["data"][0]["effective_status"], "ACTIVE");
+        let total = 3 + i;
+        assert!(ads["paging"]["next"].is_string(), "{total} ads page on");
+    }
+    let req = actix_web::test::TestRequest::get()
+        .uri("/sandbox/facebook/v24.0/act_999/ads")
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .to_request();
+    let res = actix_web::test::call_service(&app, req).await;
+    assert_eq!(res.status(), 400);
+
     let perms = get_ok(&app, "/sandbox/facebook/v24.0/me/permissions", &token, &[]).await;
     assert_eq!(
         perms,

@@ -110,6 +110,7 @@ impl Services {
             reconnect_account_id: None,
             expected_platform_user_id: None,
             expected_username: None,
+            ads: None,
         };
         let mut identity = identity;
         identity.metadata = metadata;

@@ -289,6 +289,11 @@ impl Services {
             .await
             .map_err(|e| upstream("connection_failed", platform, &e))?;
 
+        if let Some(ads) = &flow.ads {
+            return self
+                .finish_ads_login(owner, flow, ads, connector.as_ref(), tokens, identity)
+                .await;
+        }
         if let Some(kind) = connector.selection() {
             let destinations = connector
                 .destinations(&tokens, &identity)
@@ -746,7 +751,7 @@ fn denial(error: &str, description: Option<&str>, reason: Option<&str>) -> Conne
 
 /// A failed platform call during the callback. The connector's message is ours and holds
 /// no secret; it goes to the log and, shortened, to `platform_error_description`.
-fn upstream(code: &'static str, platform: Platform, e: &ConnectorError) -> ConnectError {
+pub(crate) fn upstream(code: &'static str, platform: Platform, e: &ConnectorError) -> ConnectError {
     tracing::warn!(platform = %platform, error = %e, code, "platform call failed during connect");
     match e {
         ConnectorError::NotEligible { code, message } => {
@@ -784,7 +789,7 @@ fn listing_error(kind: SelectionKind) -> &'static str {
     }
 }
 
-fn nothing_to_pick(kind: SelectionKind) -> ConnectError {
+pub(crate) fn nothing_to_pick(kind: SelectionKind) -> ConnectError {
     let (code, message, reason) = match kind {
         SelectionKind::FacebookPage => (
             "no_facebook_pages",

@@ -3,6 +3,7 @@
 //! account. Platform protocol lives in `plugboard-platforms`; this module only sequences it
 //! and keeps every step's state in the store, so any replica can serve any step.
 
+mod ads;
 mod bluesky;
 mod callback;
 mod manage;
@@ -13,6 +14,7 @@ mod start;
 mod telegram;
 mod whatsapp;
 
+pub use ads::{ADS_SYNC_JOB, AdsConnectStarted, StartAdsConnect, normalize_ad_account_id};
 pub use bluesky::{BlueskyCredentials, profile_from_state, valid_identifier};
 pub use callback::{CallbackInput, CallbackOutcome, CodeCompletion, step_name};
 pub use manage::AccountDestinations;

@@ -111,6 +111,21 @@ pub(crate) struct FlowRecord {
     pub expected_platform_user_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expected_username: Option<String>,
+    /// Set for the Meta ads-only flow (`GET /v1/connect/facebook/ads`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ads: Option<AdsFlow>,
+}
+
+/// What the ads flow carries through the authorization round trip.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct AdsFlow {
+    /// The ad-account allowlist this call sets; `None` keeps the one persisted before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ad_account_ids: Option<Vec<String>>,
+    /// The Page to connect beside the ads account; the first Page when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub page_id: Option<String>,
 }
 
 /// The connect session: the flow plus the sealed PKCE verifier.

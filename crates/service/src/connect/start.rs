@@ -2,7 +2,8 @@
 //! authorization URL.
 
 use super::session::{
-    FlowRecord, SESSION_KIND, SESSION_MINUTES, SessionRecord, StateToken, login_method_name,
+    AdsFlow, FlowRecord, SESSION_KIND, SESSION_MINUTES, SessionRecord, StateToken,
+    login_method_name,
 };
 use crate::auth::ResourceGroup;
 use crate::{Caller, ServiceError, ServiceResult, Services};
@@ -100,6 +101,22 @@ impl Services {
             }
         }
 
+        self.open_session(caller, &req, &connector, login_method, &[], None)
+            .await
+    }
+
+    /// Stores a connect session and builds the authorization URL for it.
+    pub(crate) async fn open_session(
+        &self,
+        caller: &Caller,
+        req: &StartConnect,
+        connector: &std::sync::Arc<dyn plugboard_platforms::Connector>,
+        login_method: LoginMethod,
+        extra_scopes: &[&str],
+        ads: Option<AdsFlow>,
+    ) -> ServiceResult<StartedConnect> {
+        let ctx = self.connect_context()?;
+        let platform = req.platform;
         let now = self.clock.now();
         let state = StateToken::generate();
         let key = state.hash();
@@ -121,6 +138,7 @@ impl Services {
                 reconnect_account_id: req.reconnect_account_id.as_ref().map(|a| a.to_string()),
                 expected_platform_user_id: req.expected_platform_user_id.clone(),
                 expected_username: req.expected_username.clone(),
+                ads,
             },
             verifier: sealed_verifier,
             key: None,
@@ -133,6 +151,7 @@ impl Services {
                 state: state.as_str(),
                 pkce: challenge.as_ref(),
                 force_reauth: req.force_reauth,
+                extra_scopes,
             })
             .map_err(|e| {
                 ServiceError::Internal(format!("building the {platform} authorization URL: {e}"))

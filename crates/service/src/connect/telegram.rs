@@ -599,6 +599,7 @@ impl Services {
             reconnect_account_id: None,
             expected_platform_user_id: None,
             expected_username: None,
+            ads: None,
         };
         // The bot's token is the installation's, not the chat's: nothing to seal per account.
         self.store_account_without_tokens(owner, &flow, &identity)

@@ -184,6 +184,7 @@ impl Services {
             reconnect_account_id: None,
             expected_platform_user_id: None,
             expected_username: None,
+            ads: None,
         };
         let account = self
             .store_account(

@@ -174,9 +174,7 @@ pub fn test_body(event_id: &str, event: Option<&str>, at: DateTime<Utc>) -> Valu
         }
         _ => {}
     }
-    if !matches!(event, "account.connected" | "account.disconnected") {
-        body["profiles"] = json!([{ "id": SAMPLE_PROFILE, "externalId": null }]);
-    }
+    body["profiles"] = json!([{ "id": SAMPLE_PROFILE, "externalId": null }]);
     body
 }
 

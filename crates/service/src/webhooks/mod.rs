@@ -48,8 +48,8 @@ pub struct WebhookSettings {
 }
 
 impl Default for WebhookSettings {
-    /// 12 attempts over about six and a half hours: 30 s, 1, 2, 4, 8, 16, 32 min, then
-    /// hourly.
+    /// 12 attempts over about five hours: waits of 30 s, 1, 2, 4, 8, 16 and 32 min, then
+    /// four of an hour.
     fn default() -> Self {
         Self {
             allow_private: false,
@@ -76,6 +76,8 @@ impl Webhooks {
             // A redirect could lead anywhere, past the target check: not followed, the
             // attempt fails with the 3xx status.
             .redirect(reqwest::redirect::Policy::none())
+            // Through a proxy the resolver would check the proxy, not the target.
+            .no_proxy()
             .timeout(settings.timeout)
             .user_agent(concat!("Plugboard-Webhooks/", env!("CARGO_PKG_VERSION")))
             .build()
@@ -413,9 +415,19 @@ impl Services {
         if let Some(s) = changes.secret.as_deref() {
             patch.secret = Some(validate_secret(s)?.map(|s| self.seal_secret(&current, &s)));
         }
-        if let Some(g) = changes.disabled_resource_groups.as_deref() {
-            patch.disabled_resource_groups =
-                Some(Self::with_caller_groups(caller, validate_groups(g)?));
+        // A restricted key can neither clear nor widen a subscription past its own groups.
+        match changes.disabled_resource_groups.as_deref() {
+            Some(g) => {
+                patch.disabled_resource_groups =
+                    Some(Self::with_caller_groups(caller, validate_groups(g)?));
+            }
+            None if caller.is_restricted() => {
+                patch.disabled_resource_groups = Some(Self::with_caller_groups(
+                    caller,
+                    current.disabled_resource_groups.clone(),
+                ));
+            }
+            None => {}
         }
         // An unchanged list is taken as it is (an account in it may be gone by now).
         if let Some(ids) = changes.profile_ids.as_deref() {
