@@ -8,7 +8,7 @@ use tokio::process::{Child, Command};
 
 const BIN: &str = env!("CARGO_BIN_EXE_plugboard");
 
-fn plugboard(data_dir: &Path) -> Command {
+pub(crate) fn plugboard(data_dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
@@ -21,7 +21,13 @@ fn plugboard(data_dir: &Path) -> Command {
 
 /// Starts the server and reads its banner until the URL (and key, if any) is known.
 async fn start(data_dir: &Path) -> (Child, String, Option<String>) {
-    let mut child = plugboard(data_dir)
+    start_command(plugboard(data_dir)).await
+}
+
+/// `plugboard serve` with `cmd`'s settings; the rest of its output is read and dropped, so
+/// the server never blocks on a full pipe.
+pub(crate) async fn start_command(mut cmd: Command) -> (Child, String, Option<String>) {
+    let mut child = cmd
         .arg("serve")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -46,6 +52,7 @@ async fn start(data_dir: &Path) -> (Child, String, Option<String>) {
     tokio::time::timeout(std::time::Duration::from_secs(60), read)
         .await
         .expect("banner within a minute");
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     (child, url.expect("URL in banner"), key)
 }
 

@@ -715,37 +715,14 @@ async fn a_dead_grant_is_told_as_an_unintentional_disconnection_and_a_reconnect_
     assert_eq!(receiver.received().len(), 3, "one disconnection, told once");
 }
 
-/// Starts the compiled server on `data_dir` and returns it with its URL.
+/// Starts the compiled server on `data_dir` with the first key and retries after a second.
 async fn start_binary(data_dir: &std::path::Path, key: &str) -> (tokio::process::Child, String) {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_plugboard"))
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("PLUGBOARD_DATA_DIR", data_dir)
-        .env("PLUGBOARD_LISTEN", "127.0.0.1:0")
-        .env("PLUGBOARD_BOOTSTRAP_API_KEY", key)
+    let mut cmd = crate::binary::plugboard(data_dir);
+    cmd.env("PLUGBOARD_BOOTSTRAP_API_KEY", key)
         .env("PLUGBOARD_WEBHOOKS_ALLOW_PRIVATE", "true")
         .env("PLUGBOARD_WEBHOOKS_RETRY_BASE_SECONDS", "1")
-        .arg("serve")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
-    let url = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Some(line) = lines.next_line().await.unwrap() {
-            if let Some(u) = line.trim().strip_prefix("Plugboard is running at ") {
-                return u.trim_end_matches('/').to_owned();
-            }
-        }
-        panic!("no URL in the banner")
-    })
-    .await
-    .expect("banner within a minute");
-    // Keep reading so the server never blocks on a full pipe.
-    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        .stderr(std::process::Stdio::null());
+    let (child, url, _) = crate::binary::start_command(cmd).await;
     (child, url)
 }
 

@@ -493,15 +493,20 @@ impl Application {
         result
     }
 
+    /// A name for one of this replica's workers in the leases it takes: unique per start.
+    fn worker_name(&self) -> String {
+        format!(
+            "{}-{}",
+            self.addr,
+            plugboard_core::new_object_id(self.services.clock.now().timestamp())
+        )
+    }
+
     /// The refresh worker: a pass every minute; any number of replicas may run it, each
     /// account is held by one at a time (STYLE §9).
     fn start_refresher(&self) -> tokio::task::JoinHandle<()> {
         let services = self.services.clone();
-        let holder = format!(
-            "{}-{}",
-            self.addr,
-            plugboard_core::new_object_id(services.clock.now().timestamp())
-        );
+        let holder = self.worker_name();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
             every.tick().await;
@@ -529,11 +534,7 @@ impl Application {
     /// Any number of replicas may run them (every job is held by one at a time).
     fn start_job_workers(&self) -> tokio::task::JoinHandle<()> {
         let services = self.services.clone();
-        let holder = format!(
-            "{}-{}",
-            self.addr,
-            plugboard_core::new_object_id(services.clock.now().timestamp())
-        );
+        let holder = self.worker_name();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

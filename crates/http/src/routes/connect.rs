@@ -58,17 +58,19 @@ pub(crate) fn redirect_param(q: &QueryMap) -> Result<Option<RedirectUrl>, ApiErr
     }
 }
 
+fn required_profile(q: &QueryMap) -> Result<ProfileId, ApiError> {
+    match q.str("profileId") {
+        Some(p) => parse_id(p, "profileId"),
+        None => Err(ApiError::bad_request(
+            "validation_error",
+            "profileId",
+            "profileId is required",
+        )),
+    }
+}
+
 fn start_request(platform: Platform, q: &QueryMap) -> Result<StartConnect, ApiError> {
-    let profile_id: ProfileId = match q.str("profileId") {
-        Some(p) => parse_id(p, "profileId")?,
-        None => {
-            return Err(ApiError::bad_request(
-                "validation_error",
-                "profileId",
-                "profileId is required",
-            ));
-        }
-    };
+    let profile_id = required_profile(q)?;
     let login_method = match q.one_of("loginMethod", &["instagram_login", "facebook_login"])? {
         Some(m) if m == "facebook_login" => LoginMethod::FacebookLogin,
         _ => LoginMethod::InstagramLogin,
@@ -345,16 +347,7 @@ pub async fn ads(
     use plugboard_service::connect::{AdsConnectStarted, StartAdsConnect};
     let platform = parse_platform(&path)?;
     let q = QueryMap::from_request(&req);
-    let profile_id: ProfileId = match q.str("profileId") {
-        Some(p) => parse_id(p, "profileId")?,
-        None => {
-            return Err(ApiError::bad_request(
-                "validation_error",
-                "profileId",
-                "profileId is required",
-            ));
-        }
-    };
+    let profile_id = required_profile(&q)?;
     let business = q.one_of("loginMode", &["classic", "business"])?.as_deref() == Some("business");
     q.one_of("permissionLevel", &["full", "advertise"])?;
     let account_id: Option<AccountId> = q

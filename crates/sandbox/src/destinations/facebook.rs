@@ -283,17 +283,7 @@ pub(crate) fn node(req: &HttpRequest, fake: &Fake, caller: &Caller, id: &str) ->
         filter_fields(fake, &caller.query, &mut body);
         return json_response(StatusCode::OK, &body);
     }
-    json_response(
-        StatusCode::BAD_REQUEST,
-        &graph_error_of_type(
-            &format!(
-                "Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
-            ),
-            "GraphMethodException",
-            100,
-            Some(33),
-        ),
-    )
+    unknown_object(id)
 }
 
 /// `GET /{version}/me/adaccounts` (Meta's ads-only flow).
@@ -331,6 +321,21 @@ pub(crate) fn ad_accounts(req: &HttpRequest, caller: &Caller) -> HttpResponse {
     })
 }
 
+/// Graph's answer for an id that is none of the caller's objects.
+fn unknown_object(id: &str) -> HttpResponse {
+    json_response(
+        StatusCode::BAD_REQUEST,
+        &graph_error_of_type(
+            &format!(
+                "Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
+            ),
+            "GraphMethodException",
+            100,
+            Some(33),
+        ),
+    )
+}
+
 fn ad_account_id(username: &str, index: usize) -> String {
     derived_id(SLUG, username, &format!("adaccount/{index}"), AD_ACCOUNT_ID)
 }
@@ -350,17 +355,7 @@ pub(crate) fn ads(req: &HttpRequest, caller: &Caller, id: &str) -> HttpResponse 
     let Some(index) =
         (0..caller.destinations()).find(|i| format!("act_{}", ad_account_id(&username, *i)) == id)
     else {
-        return json_response(
-            StatusCode::BAD_REQUEST,
-            &graph_error_of_type(
-                &format!(
-                    "Unsupported get request. Object with ID '{id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."
-                ),
-                "GraphMethodException",
-                100,
-                Some(33),
-            ),
-        );
+        return unknown_object(id);
     };
     let requested = requested(caller);
     graph_list(req, caller, ads_in_account(index), |n| {
