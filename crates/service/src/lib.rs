@@ -13,6 +13,7 @@ pub mod profiles;
 pub mod refresh;
 pub mod rotation;
 pub mod sweeper;
+mod text;
 pub mod webhooks;
 
 pub use auth::Caller;

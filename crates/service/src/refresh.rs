@@ -452,16 +452,7 @@ fn reconnect_required() -> ServiceError {
 /// The `reason` of an unintentional disconnection: what the platform said, briefly (its
 /// description is already cleaned of anything we sent).
 fn disconnection_reason(description: &str) -> String {
-    const MAX: usize = 300;
-    let mut reason = format!("Token revoked or expired: {description}");
-    if reason.len() > MAX {
-        let mut cut = MAX;
-        while !reason.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        reason.truncate(cut);
-    }
-    reason
+    crate::text::truncated(format!("Token revoked or expired: {description}"), 300)
 }
 
 #[cfg(test)]

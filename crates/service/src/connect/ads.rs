@@ -13,6 +13,7 @@ use super::callback::{Finished, internal, upstream};
 use super::session::{AccountTokens, AdsFlow, FlowRecord, PendingSecrets};
 use super::start::{StartConnect, StartedConnect};
 use crate::auth::ResourceGroup;
+use crate::text::truncated;
 use crate::{Caller, ServiceError, ServiceResult, Services};
 use chrono::Duration;
 use plugboard_core::{AccountId, OwnerId, Platform, ProfileId, RedirectUrl};
@@ -122,17 +123,6 @@ fn check_scope(requested: &[String], visible: &[AdAccount]) -> ServiceResult<()>
         }
     }
     Ok(())
-}
-
-fn truncate(mut s: String) -> String {
-    if s.len() > MAX_ERROR {
-        let mut cut = MAX_ERROR;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
-    s
 }
 
 /// The persisted allowlist of an ads account.
@@ -622,7 +612,7 @@ impl Services {
             }
         }
         if !errors.is_empty() {
-            outcome.error = Some(truncate(errors.join("; ")));
+            outcome.error = Some(truncated(errors.join("; "), MAX_ERROR));
             if errors.len() == in_scope.len() {
                 outcome.status = "failure";
                 outcome.category = Some("discovery_failed");
@@ -678,7 +668,7 @@ impl Outcome {
     fn failed(category: &'static str, error: String) -> Self {
         Outcome {
             status: "failure",
-            error: Some(truncate(error)),
+            error: Some(truncated(error, MAX_ERROR)),
             category: Some(category),
             ..Outcome::default()
         }

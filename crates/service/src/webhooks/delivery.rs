@@ -74,17 +74,6 @@ fn group_disabled(w: &Webhook, event: &str) -> bool {
     w.disabled_resource_groups.iter().any(|g| g == group)
 }
 
-fn truncate(mut s: String, max: usize) -> String {
-    if s.len() > max {
-        let mut cut = max;
-        while !s.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        s.truncate(cut);
-    }
-    s
-}
-
 impl Services {
     /// One fan-out pass: every queued event becomes one delivery job per subscription
     /// that takes it. Returns how many events were fanned out.
@@ -360,7 +349,7 @@ impl Services {
                 let text = res.text().await.unwrap_or_default();
                 Answer {
                     status: Some(status),
-                    body: Some(truncate(text, MAX_LOGGED_RESPONSE)),
+                    body: Some(crate::text::truncated(text, MAX_LOGGED_RESPONSE)),
                     error: None,
                     elapsed_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
                 }

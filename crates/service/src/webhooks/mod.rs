@@ -431,21 +431,19 @@ impl Services {
         }
         // An unchanged list is taken as it is (an account in it may be gone by now).
         if let Some(ids) = changes.profile_ids.as_deref() {
-            let same = ids.len() == current.profile_ids.len()
-                && ids
-                    .iter()
-                    .zip(&current.profile_ids)
-                    .all(|(a, b)| a == b.as_str());
+            let same = ids
+                .iter()
+                .map(String::as_str)
+                .eq(current.profile_ids.iter().map(|i| i.as_str()));
             if !same {
                 patch.profile_ids = Some(self.checked_profiles(caller, ids).await?);
             }
         }
         if let Some(ids) = changes.account_ids.as_deref() {
-            let same = ids.len() == current.account_ids.len()
-                && ids
-                    .iter()
-                    .zip(&current.account_ids)
-                    .all(|(a, b)| a == b.as_str());
+            let same = ids
+                .iter()
+                .map(String::as_str)
+                .eq(current.account_ids.iter().map(|i| i.as_str()));
             if !same {
                 patch.account_ids = Some(self.checked_accounts(caller, ids).await?);
             }
