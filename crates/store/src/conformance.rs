@@ -51,6 +51,15 @@ macro_rules! conformance_tests {
             webhook_subscriptions_are_scoped_patched_and_limited,
             webhook_outcomes_track_the_failure_streak,
             webhook_logs_filter_page_newest_first_and_purge,
+            mcp_clients_are_stored_read_back_and_touched,
+            mcp_tokens_are_found_by_hash_and_kind_until_they_expire,
+            an_authorization_code_is_redeemed_into_at_most_one_grant,
+            exactly_one_of_twenty_racing_refreshes_spends_a_refresh_token,
+            a_spent_refresh_token_is_dead_and_only_live_refresh_tokens_can_be_spent,
+            revoking_a_grant_kills_every_token_of_it,
+            revoking_the_grants_of_a_key_touches_only_that_keys_live_grants,
+            refreshing_a_grant_adds_tokens_and_extends_its_expiry,
+            purging_mcp_records_drops_dead_ones_and_keeps_live_ones,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {
@@ -2008,4 +2017,625 @@ impl CloneWithId for WebhookLog {
             ..self.clone()
         }
     }
+}
+
+fn mcp_client(id: &str, created_at: DateTime<Utc>) -> McpClient {
+    McpClient {
+        id: id.into(),
+        name: format!("Client {id}"),
+        redirect_uris: vec![
+            "http://127.0.0.1:33418/callback".into(),
+            "https://claude.example/oauth/callback".into(),
+        ],
+        created_at,
+        last_used_at: None,
+    }
+}
+
+fn mcp_grant(id: &str, owner: &OwnerId, key: &ApiKeyId, expires_at: DateTime<Utc>) -> McpGrant {
+    McpGrant {
+        id: id.into(),
+        owner_id: owner.clone(),
+        api_key_id: key.clone(),
+        client_id: "client-1".into(),
+        scopes: vec!["posts:read".into(), "posts:write".into()],
+        resource: "https://plugboard.example/_mcp".into(),
+        created_at: t0(),
+        expires_at,
+        revoked_at: None,
+    }
+}
+
+fn mcp_token(
+    grant: &McpGrant,
+    hash: &str,
+    kind: McpTokenKind,
+    expires_at: DateTime<Utc>,
+) -> McpToken {
+    McpToken {
+        hash: hash.into(),
+        kind,
+        grant_id: grant.id.clone(),
+        owner_id: grant.owner_id.clone(),
+        created_at: t0(),
+        expires_at,
+        used_at: None,
+    }
+}
+
+/// A grant expiring in 30 days with an access token (`<id>-access`, one hour) and a
+/// refresh token (`<id>-refresh`, 30 days).
+async fn issue_mcp_grant(store: &StoreRef, id: &str, owner: &OwnerId, key: &ApiKeyId) -> McpGrant {
+    let grant = mcp_grant(id, owner, key, t0() + Duration::days(30));
+    let tokens = [
+        mcp_token(
+            &grant,
+            &format!("{id}-access"),
+            McpTokenKind::Access,
+            t0() + Duration::hours(1),
+        ),
+        mcp_token(
+            &grant,
+            &format!("{id}-refresh"),
+            McpTokenKind::Refresh,
+            t0() + Duration::days(30),
+        ),
+    ];
+    store.insert_mcp_grant(&grant, &tokens).await.unwrap();
+    grant
+}
+
+fn mcp_key() -> ApiKeyId {
+    ApiKeyId::generate(t0().timestamp())
+}
+
+pub async fn mcp_clients_are_stored_read_back_and_touched(store: StoreRef) {
+    let client = mcp_client("client-1", t0());
+    store.insert_mcp_client(&client).await.unwrap();
+    assert_eq!(
+        store.get_mcp_client("client-1").await.unwrap(),
+        Some(client.clone())
+    );
+    assert_eq!(store.get_mcp_client("client-2").await.unwrap(), None);
+    assert!(
+        matches!(
+            store.insert_mcp_client(&mcp_client("client-1", t0())).await,
+            Err(StoreError::Conflict { .. })
+        ),
+        "a client id is registered once"
+    );
+
+    store
+        .touch_mcp_client("client-1", t0() + Duration::hours(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_mcp_client("client-1").await.unwrap(),
+        Some(McpClient {
+            last_used_at: Some(t0() + Duration::hours(2)),
+            ..client
+        })
+    );
+    store.touch_mcp_client("client-2", t0()).await.unwrap();
+    assert_eq!(
+        store.get_mcp_client("client-2").await.unwrap(),
+        None,
+        "touching an unknown client creates nothing"
+    );
+}
+
+pub async fn mcp_tokens_are_found_by_hash_and_kind_until_they_expire(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let k = mcp_key();
+    let grant = issue_mcp_grant(&store, "grant-1", &o, &k).await;
+    assert_eq!(
+        store.get_mcp_grant("grant-1").await.unwrap(),
+        Some(grant.clone())
+    );
+    assert_eq!(store.get_mcp_grant("grant-2").await.unwrap(), None);
+
+    let now = t0() + Duration::minutes(5);
+    let (access, of) = store
+        .find_mcp_token("grant-1-access", McpTokenKind::Access, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        access,
+        mcp_token(
+            &grant,
+            "grant-1-access",
+            McpTokenKind::Access,
+            t0() + Duration::hours(1)
+        )
+    );
+    assert_eq!(of, grant);
+    let (refresh, of) = store
+        .find_mcp_token("grant-1-refresh", McpTokenKind::Refresh, now)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(refresh.kind, McpTokenKind::Refresh);
+    assert_eq!(refresh.expires_at, t0() + Duration::days(30));
+    assert_eq!(of, grant);
+
+    for (hash, kind, at, why) in [
+        (
+            "grant-1-access",
+            McpTokenKind::Refresh,
+            now,
+            "an access token is not a refresh token",
+        ),
+        (
+            "grant-1-refresh",
+            McpTokenKind::Access,
+            now,
+            "a refresh token is not an access token",
+        ),
+        ("unknown", McpTokenKind::Access, now, "unknown hash"),
+        (
+            "grant-1-access",
+            McpTokenKind::Access,
+            t0() + Duration::hours(1),
+            "an access token is dead at its expiry",
+        ),
+        (
+            "grant-1-refresh",
+            McpTokenKind::Refresh,
+            t0() + Duration::days(31),
+            "a refresh token is dead after its expiry",
+        ),
+    ] {
+        assert_eq!(
+            store.find_mcp_token(hash, kind, at).await.unwrap(),
+            None,
+            "{why}"
+        );
+    }
+    assert!(
+        store
+            .find_mcp_token(
+                "grant-1-refresh",
+                McpTokenKind::Refresh,
+                t0() + Duration::hours(2)
+            )
+            .await
+            .unwrap()
+            .is_some(),
+        "the refresh token outlives the access token"
+    );
+}
+
+pub async fn an_authorization_code_is_redeemed_into_at_most_one_grant(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let k = mcp_key();
+    let first = issue_mcp_grant(&store, "grant-1", &o, &k).await;
+    let mut again = mcp_grant("grant-1", &o, &k, t0() + Duration::days(60));
+    again.scopes = vec!["everything".into()];
+    let token = mcp_token(
+        &again,
+        "second-access",
+        McpTokenKind::Access,
+        t0() + Duration::hours(1),
+    );
+    assert!(matches!(
+        store.insert_mcp_grant(&again, &[token]).await,
+        Err(StoreError::Conflict { .. })
+    ));
+    assert_eq!(
+        store.get_mcp_grant("grant-1").await.unwrap(),
+        Some(first),
+        "the first grant is unchanged"
+    );
+    assert_eq!(
+        store
+            .find_mcp_token("second-access", McpTokenKind::Access, t0())
+            .await
+            .unwrap(),
+        None,
+        "the refused redemption issued no token"
+    );
+}
+
+pub async fn exactly_one_of_twenty_racing_refreshes_spends_a_refresh_token(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let grant = issue_mcp_grant(&store, "grant-1", &o, &mcp_key()).await;
+    let now = t0() + Duration::hours(3);
+    let racers = (0..20).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move { store.use_mcp_refresh_token("grant-1-refresh", now).await })
+    });
+    let outcomes: Vec<RefreshTokenUse> = futures::future::join_all(racers)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().unwrap())
+        .collect();
+    let fresh = outcomes
+        .iter()
+        .filter(|u| **u == RefreshTokenUse::Fresh(grant.clone()))
+        .count();
+    let replayed = outcomes
+        .iter()
+        .filter(|u| **u == RefreshTokenUse::Replayed(grant.clone()))
+        .count();
+    assert_eq!(
+        (fresh, replayed),
+        (1, 19),
+        "one winner, every other caller sees a replay: {outcomes:?}"
+    );
+    assert_eq!(
+        store
+            .use_mcp_refresh_token("grant-1-refresh", now + Duration::days(1))
+            .await
+            .unwrap(),
+        RefreshTokenUse::Replayed(grant),
+        "a later presentation is a replay too"
+    );
+}
+
+pub async fn a_spent_refresh_token_is_dead_and_only_live_refresh_tokens_can_be_spent(
+    store: StoreRef,
+) {
+    let o = owner(&store, "acme").await;
+    let grant = issue_mcp_grant(&store, "grant-1", &o, &mcp_key()).await;
+    let now = t0() + Duration::minutes(1);
+    for (hash, at, why) in [
+        ("unknown", now, "unknown hash"),
+        ("grant-1-access", now, "an access token cannot be spent"),
+        (
+            "grant-1-refresh",
+            t0() + Duration::days(30),
+            "an expired refresh token cannot be spent",
+        ),
+    ] {
+        assert_eq!(
+            store.use_mcp_refresh_token(hash, at).await.unwrap(),
+            RefreshTokenUse::Invalid,
+            "{why}"
+        );
+    }
+    assert_eq!(
+        store
+            .use_mcp_refresh_token("grant-1-refresh", now)
+            .await
+            .unwrap(),
+        RefreshTokenUse::Fresh(grant.clone()),
+        "the failed attempts did not spend it"
+    );
+    assert_eq!(
+        store
+            .find_mcp_token("grant-1-refresh", McpTokenKind::Refresh, now)
+            .await
+            .unwrap(),
+        None,
+        "a spent refresh token is not found"
+    );
+    assert_eq!(
+        store
+            .find_mcp_token("grant-1-access", McpTokenKind::Access, now)
+            .await
+            .unwrap()
+            .map(|(_, g)| g),
+        Some(grant),
+        "spending the refresh token leaves the access token alone"
+    );
+}
+
+pub async fn revoking_a_grant_kills_every_token_of_it(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let k = mcp_key();
+    let doomed = issue_mcp_grant(&store, "grant-1", &o, &k).await;
+    let other = issue_mcp_grant(&store, "grant-2", &o, &k).await;
+    let now = t0() + Duration::minutes(10);
+    assert!(store.revoke_mcp_grant("grant-1", now).await.unwrap());
+    assert!(
+        !store.revoke_mcp_grant("grant-1", now).await.unwrap(),
+        "revoked already"
+    );
+    assert!(
+        !store.revoke_mcp_grant("grant-9", now).await.unwrap(),
+        "no such grant"
+    );
+    assert_eq!(
+        store.get_mcp_grant("grant-1").await.unwrap(),
+        Some(McpGrant {
+            revoked_at: Some(now),
+            ..doomed
+        })
+    );
+    for (hash, kind) in [
+        ("grant-1-access", McpTokenKind::Access),
+        ("grant-1-refresh", McpTokenKind::Refresh),
+    ] {
+        assert_eq!(
+            store.find_mcp_token(hash, kind, now).await.unwrap(),
+            None,
+            "{hash} died with its grant"
+        );
+    }
+    assert_eq!(
+        store
+            .use_mcp_refresh_token("grant-1-refresh", now)
+            .await
+            .unwrap(),
+        RefreshTokenUse::Invalid,
+        "an unspent refresh token of a revoked grant is invalid"
+    );
+    assert_eq!(
+        store
+            .find_mcp_token("grant-2-access", McpTokenKind::Access, now)
+            .await
+            .unwrap()
+            .map(|(_, g)| g),
+        Some(other.clone()),
+        "another grant of the same key lives on"
+    );
+    assert_eq!(
+        store
+            .use_mcp_refresh_token("grant-2-refresh", now)
+            .await
+            .unwrap(),
+        RefreshTokenUse::Fresh(other)
+    );
+}
+
+pub async fn revoking_the_grants_of_a_key_touches_only_that_keys_live_grants(store: StoreRef) {
+    let a = owner(&store, "a").await;
+    let b = owner(&store, "b").await;
+    let (k1, k2) = (mcp_key(), mcp_key());
+    issue_mcp_grant(&store, "a-k1-1", &a, &k1).await;
+    issue_mcp_grant(&store, "a-k1-2", &a, &k1).await;
+    issue_mcp_grant(&store, "a-k1-revoked", &a, &k1).await;
+    store.revoke_mcp_grant("a-k1-revoked", t0()).await.unwrap();
+    let expired = mcp_grant("a-k1-expired", &a, &k1, t0() + Duration::minutes(30));
+    store.insert_mcp_grant(&expired, &[]).await.unwrap();
+    issue_mcp_grant(&store, "a-k2", &a, &k2).await;
+    // Another owner's grant under the same key id (ids never collide in practice; the
+    // owner is part of the filter all the same).
+    issue_mcp_grant(&store, "b-k1", &b, &k1).await;
+
+    let now = t0() + Duration::hours(2);
+    assert_eq!(
+        store.revoke_mcp_grants_of_key(&a, &k1, now).await.unwrap(),
+        2,
+        "the two live grants of the key"
+    );
+    assert_eq!(
+        store.revoke_mcp_grants_of_key(&a, &k1, now).await.unwrap(),
+        0
+    );
+    for (id, revoked_at) in [
+        ("a-k1-1", Some(now)),
+        ("a-k1-2", Some(now)),
+        ("a-k1-revoked", Some(t0())),
+        ("a-k1-expired", None),
+        ("a-k2", None),
+        ("b-k1", None),
+    ] {
+        assert_eq!(
+            store.get_mcp_grant(id).await.unwrap().unwrap().revoked_at,
+            revoked_at,
+            "grant {id}"
+        );
+    }
+    for (hash, found) in [
+        ("a-k1-1-refresh", false),
+        ("a-k2-refresh", true),
+        ("b-k1-refresh", true),
+    ] {
+        assert_eq!(
+            store
+                .find_mcp_token(hash, McpTokenKind::Refresh, now)
+                .await
+                .unwrap()
+                .is_some(),
+            found,
+            "{hash}"
+        );
+    }
+}
+
+pub async fn refreshing_a_grant_adds_tokens_and_extends_its_expiry(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let grant = issue_mcp_grant(&store, "grant-1", &o, &mcp_key()).await;
+    let later = t0() + Duration::days(20);
+    let new = [
+        McpToken {
+            created_at: later,
+            ..mcp_token(
+                &grant,
+                "next-access",
+                McpTokenKind::Access,
+                later + Duration::hours(1),
+            )
+        },
+        McpToken {
+            created_at: later,
+            ..mcp_token(
+                &grant,
+                "next-refresh",
+                McpTokenKind::Refresh,
+                later + Duration::days(30),
+            )
+        },
+    ];
+    store.insert_mcp_tokens("grant-1", &new).await.unwrap();
+    assert_eq!(
+        store
+            .get_mcp_grant("grant-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at,
+        later + Duration::days(30)
+    );
+    // A token expiring sooner never shortens the grant.
+    let short = mcp_token(
+        &grant,
+        "short-access",
+        McpTokenKind::Access,
+        later + Duration::minutes(5),
+    );
+    store.insert_mcp_tokens("grant-1", &[short]).await.unwrap();
+    assert_eq!(
+        store
+            .get_mcp_grant("grant-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .expires_at,
+        later + Duration::days(30)
+    );
+
+    let past_first = t0() + Duration::days(40);
+    assert_eq!(
+        store
+            .find_mcp_token("grant-1-refresh", McpTokenKind::Refresh, past_first)
+            .await
+            .unwrap(),
+        None
+    );
+    let (token, of) = store
+        .find_mcp_token("next-refresh", McpTokenKind::Refresh, past_first)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(token, new[1]);
+    assert_eq!(of.expires_at, later + Duration::days(30));
+    assert_eq!(
+        store
+            .use_mcp_refresh_token("next-refresh", past_first)
+            .await
+            .unwrap(),
+        RefreshTokenUse::Fresh(of),
+        "the grant lives as long as its latest token"
+    );
+
+    let stray = mcp_token(
+        &mcp_grant("grant-9", &o, &mcp_key(), later),
+        "stray",
+        McpTokenKind::Access,
+        later,
+    );
+    assert!(
+        store.insert_mcp_tokens("grant-9", &[stray]).await.is_err(),
+        "tokens need an existing grant"
+    );
+    assert_eq!(
+        store
+            .find_mcp_token("stray", McpTokenKind::Access, t0())
+            .await
+            .unwrap(),
+        None
+    );
+}
+
+pub async fn purging_mcp_records_drops_dead_ones_and_keeps_live_ones(store: StoreRef) {
+    let o = owner(&store, "acme").await;
+    let k = mcp_key();
+    let now = t0() + Duration::days(2);
+    let never_used_before = now - Duration::days(1);
+    let idle_before = now - Duration::days(30);
+
+    let clients = [
+        ("never-used-old", now - Duration::days(3), None, false),
+        ("never-used-new", now - Duration::hours(1), None, true),
+        (
+            "idle",
+            now - Duration::days(90),
+            Some(now - Duration::days(31)),
+            false,
+        ),
+        (
+            "active",
+            now - Duration::days(90),
+            Some(now - Duration::days(29)),
+            true,
+        ),
+    ];
+    for (id, created_at, last_used_at, _) in &clients {
+        store
+            .insert_mcp_client(&mcp_client(id, *created_at))
+            .await
+            .unwrap();
+        if let Some(at) = last_used_at {
+            store.touch_mcp_client(id, *at).await.unwrap();
+        }
+    }
+
+    // Live: its access token (one hour from t0) expired, its refresh token did not.
+    issue_mcp_grant(&store, "live", &o, &k).await;
+    let expired = mcp_grant("expired", &o, &k, t0() + Duration::days(1));
+    store
+        .insert_mcp_grant(
+            &expired,
+            &[
+                mcp_token(
+                    &expired,
+                    "expired-access",
+                    McpTokenKind::Access,
+                    t0() + Duration::hours(1),
+                ),
+                mcp_token(
+                    &expired,
+                    "expired-refresh",
+                    McpTokenKind::Refresh,
+                    t0() + Duration::days(1),
+                ),
+            ],
+        )
+        .await
+        .unwrap();
+    // Revoked: both tokens unexpired, and they go with it.
+    issue_mcp_grant(&store, "revoked", &o, &k).await;
+    store.revoke_mcp_grant("revoked", t0()).await.unwrap();
+
+    // Tokens: live-access, expired-access, expired-refresh, revoked-access,
+    // revoked-refresh; grants: expired, revoked; clients: never-used-old, idle.
+    assert_eq!(
+        store
+            .purge_mcp(now, never_used_before, idle_before)
+            .await
+            .unwrap(),
+        9
+    );
+    assert_eq!(
+        store
+            .purge_mcp(now, never_used_before, idle_before)
+            .await
+            .unwrap(),
+        0,
+        "nothing left to purge"
+    );
+
+    for (id, _, _, kept) in &clients {
+        assert_eq!(
+            store.get_mcp_client(id).await.unwrap().is_some(),
+            *kept,
+            "client {id}"
+        );
+    }
+    for (id, kept) in [("live", true), ("expired", false), ("revoked", false)] {
+        assert_eq!(
+            store.get_mcp_grant(id).await.unwrap().is_some(),
+            kept,
+            "grant {id}"
+        );
+    }
+    assert!(
+        store
+            .find_mcp_token("live-refresh", McpTokenKind::Refresh, now)
+            .await
+            .unwrap()
+            .is_some(),
+        "the live grant keeps its live refresh token"
+    );
+    assert_eq!(
+        store
+            .use_mcp_refresh_token("revoked-refresh", t0())
+            .await
+            .unwrap(),
+        RefreshTokenUse::Invalid,
+        "the revoked grant's tokens are gone"
+    );
 }

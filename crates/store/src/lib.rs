@@ -333,6 +333,11 @@ fn idempotency_id(owner: &OwnerId, scope: &str, key: &str) -> String {
     format!("{owner}:{scope}:{key}")
 }
 
+/// Whether the grant's tokens may still be used at `now`.
+fn mcp_grant_is_live(grant: &McpGrant, now: DateTime<Utc>) -> bool {
+    grant.revoked_at.is_none() && grant.expires_at > now
+}
+
 #[async_trait]
 pub trait LeaseStore: Send + Sync {
     /// Takes or renews the named lease; `false` when someone else holds it unexpired.
@@ -344,6 +349,59 @@ pub trait LeaseStore: Send + Sync {
         ttl: chrono::Duration,
     ) -> StoreResult<bool>;
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()>;
+}
+
+/// The MCP authorization server's records: registered clients, grants and their tokens.
+/// Tokens are kept hashed; any replica can issue, refresh and validate them.
+#[async_trait]
+pub trait McpAuthStore: Send + Sync {
+    async fn insert_mcp_client(&self, client: &McpClient) -> StoreResult<()>;
+    async fn get_mcp_client(&self, id: &str) -> StoreResult<Option<McpClient>>;
+    /// Stamps `last_used_at` (a token was issued to the client).
+    async fn touch_mcp_client(&self, id: &str, now: DateTime<Utc>) -> StoreResult<()>;
+    /// Inserts a grant and its first tokens. [`StoreError::Conflict`] when a grant with
+    /// that id exists (its id derives from the authorization code, so a code is redeemed
+    /// into at most one grant).
+    async fn insert_mcp_grant(&self, grant: &McpGrant, tokens: &[McpToken]) -> StoreResult<()>;
+    async fn get_mcp_grant(&self, id: &str) -> StoreResult<Option<McpGrant>>;
+    /// Adds tokens to an existing grant (a refresh) and moves the grant's `expires_at` to
+    /// the latest token expiry if that is later.
+    async fn insert_mcp_tokens(&self, grant_id: &str, tokens: &[McpToken]) -> StoreResult<()>;
+    /// An unexpired, unspent token of `kind` whose grant is live (not revoked, not
+    /// expired), with that grant.
+    async fn find_mcp_token(
+        &self,
+        hash: &str,
+        kind: McpTokenKind,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(McpToken, McpGrant)>>;
+    /// Spends a refresh token. Exactly one of concurrent callers presenting the same live
+    /// token gets [`RefreshTokenUse::Fresh`]; the others, and any later caller, get
+    /// [`RefreshTokenUse::Replayed`].
+    async fn use_mcp_refresh_token(
+        &self,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RefreshTokenUse>;
+    /// Revokes a grant (every token of it dies); `false` when there is none or it was
+    /// revoked already.
+    async fn revoke_mcp_grant(&self, id: &str, now: DateTime<Utc>) -> StoreResult<bool>;
+    /// Revokes every live grant made with an API key; returns how many.
+    async fn revoke_mcp_grants_of_key(
+        &self,
+        owner: &OwnerId,
+        key: &ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64>;
+    /// Drops expired tokens, grants expired or revoked before `now`, clients that never
+    /// got a token and were registered before `never_used_before`, and clients last used
+    /// before `idle_before`. Returns how many records went.
+    async fn purge_mcp(
+        &self,
+        now: DateTime<Utc>,
+        never_used_before: DateTime<Utc>,
+        idle_before: DateTime<Utc>,
+    ) -> StoreResult<u64>;
 }
 
 /// The whole store.
@@ -358,6 +416,7 @@ pub trait Store:
     + LeaseStore
     + IdempotencyStore
     + WebhookStore
+    + McpAuthStore
 {
     /// Round trip to the backend, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

@@ -372,3 +372,88 @@ pub struct WebhookLogFilter {
     pub event: Option<String>,
     pub status: Option<DeliveryStatus>,
 }
+
+/// An MCP client registered by dynamic client registration (RFC 7591). Public: it has no
+/// secret, only the redirect URIs an authorization may come back to.
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpClient {
+    /// `client_id` as handed out.
+    pub id: String,
+    /// Self-asserted by the client; shown on the consent page as such.
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub created_at: DateTime<Utc>,
+    /// When a token was last issued to it; `None` until the first. Clients that never got
+    /// one, and clients idle past their last refresh token's life, are purged.
+    pub last_used_at: Option<DateTime<Utc>>,
+}
+
+/// What one consent granted: the family every access and refresh token issued from one
+/// authorization code belongs to. Revoking it kills every token of the family.
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpGrant {
+    pub id: String,
+    pub owner_id: OwnerId,
+    /// The API key pasted on the consent page (its id, never the key).
+    pub api_key_id: ApiKeyId,
+    pub client_id: String,
+    pub scopes: Vec<String>,
+    /// The resource (audience) the tokens are for: the canonical `/_mcp` URL.
+    pub resource: String,
+    pub created_at: DateTime<Utc>,
+    /// The latest expiry of any token of the family (the grant is dead after it).
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum McpTokenKind {
+    Access,
+    Refresh,
+}
+
+impl McpTokenKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            McpTokenKind::Access => "access",
+            McpTokenKind::Refresh => "refresh",
+        }
+    }
+}
+
+impl std::str::FromStr for McpTokenKind {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s {
+            "access" => Ok(McpTokenKind::Access),
+            "refresh" => Ok(McpTokenKind::Refresh),
+            _ => Err(()),
+        }
+    }
+}
+
+/// An issued MCP access or refresh token, kept as the hash of the bearer string.
+#[derive(Debug, Clone, PartialEq)]
+pub struct McpToken {
+    /// SHA-256 hex of the token; the lookup key.
+    pub hash: String,
+    pub kind: McpTokenKind,
+    pub grant_id: String,
+    pub owner_id: OwnerId,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    /// Refresh tokens only: when it was exchanged (it is dead after; presenting it again
+    /// is a replay).
+    pub used_at: Option<DateTime<Utc>>,
+}
+
+/// What presenting a refresh token found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RefreshTokenUse {
+    /// First use of a live token of a live grant: the token is now spent.
+    Fresh(McpGrant),
+    /// The token was spent before (a replay); the grant as it is now.
+    Replayed(McpGrant),
+    /// Unknown, expired, or of a revoked or expired grant.
+    Invalid,
+}

@@ -33,12 +33,18 @@ const META: &str = "meta";
 const IDEMPOTENCY: &str = "idempotency";
 const WEBHOOKS: &str = "webhooks";
 const WEBHOOK_LOGS: &str = "webhook_logs";
+const MCP_CLIENTS: &str = "mcp_clients";
+const MCP_GRANTS: &str = "mcp_grants";
+const MCP_TOKENS: &str = "mcp_tokens";
 
 /// The account field holding an event queued with the account's last change (JSON of an
 /// [`AccountEvent`]) until it is moved into a job; `""` when empty. See [`crate::outbox`].
 const OUTBOX: &str = "outbox";
 /// How many full outbox slots one relay pass moves.
 const RELAY_BATCH: i64 = 100;
+
+/// How many dead MCP grants one purge round removes (with their tokens).
+const MCP_PURGE_BATCH: i64 = 500;
 
 /// The server's code for a unique-index violation.
 const DUPLICATE_KEY: i32 = 11000;
@@ -165,6 +171,26 @@ impl MongoStore {
                 WEBHOOK_LOGS,
                 doc! { "created_at": 1 },
                 plain("webhook_logs_created"),
+            ),
+            (
+                MCP_GRANTS,
+                doc! { "owner_id": 1, "api_key_id": 1 },
+                plain("mcp_grants_key"),
+            ),
+            (
+                MCP_GRANTS,
+                doc! { "expires_at": 1 },
+                plain("mcp_grants_expiry"),
+            ),
+            (
+                MCP_TOKENS,
+                doc! { "grant_id": 1 },
+                plain("mcp_tokens_grant"),
+            ),
+            (
+                MCP_TOKENS,
+                doc! { "expires_at": 1 },
+                plain("mcp_tokens_expiry"),
             ),
         ];
         for (coll, keys, options) in indexes {
@@ -399,6 +425,14 @@ fn get_time(d: &Document, key: &str) -> StoreResult<DateTime<Utc>> {
 
 fn opt_time(d: &Document, key: &str) -> StoreResult<Option<DateTime<Utc>>> {
     opt_int(d, key)?.map(|v| to_time(key, v)).transpose()
+}
+
+/// A time stored as a [`marker`], `0` (or absent) meaning "not yet".
+fn marker_time(d: &Document, key: &str) -> StoreResult<Option<DateTime<Utc>>> {
+    match opt_int(d, key)?.unwrap_or(0) {
+        0 => Ok(None),
+        v => to_time(key, v).map(Some),
+    }
 }
 
 fn get_strings(d: &Document, key: &str) -> StoreResult<Vec<String>> {
@@ -2185,6 +2219,349 @@ impl WebhookStore for MongoStore {
             self.relay_slot(d).await?;
         }
         Ok(u64::try_from(stranded.len()).unwrap_or(0))
+    }
+}
+
+fn mcp_client_doc(c: &McpClient) -> Document {
+    doc! {
+        "_id": c.id.as_str(),
+        "name": c.name.as_str(),
+        "redirect_uris": c.redirect_uris.clone(),
+        "created_at": ms(c.created_at),
+        "last_used_at": c.last_used_at.map_or(0, marker),
+    }
+}
+
+fn mcp_client_from(d: &Document) -> StoreResult<McpClient> {
+    Ok(McpClient {
+        id: get_str(d, "_id")?.to_owned(),
+        name: get_str(d, "name")?.to_owned(),
+        redirect_uris: get_strings(d, "redirect_uris")?,
+        created_at: get_time(d, "created_at")?,
+        last_used_at: marker_time(d, "last_used_at")?,
+    })
+}
+
+fn mcp_grant_doc(g: &McpGrant) -> Document {
+    doc! {
+        "_id": g.id.as_str(),
+        "owner_id": g.owner_id.as_str(),
+        "api_key_id": g.api_key_id.as_str(),
+        "client_id": g.client_id.as_str(),
+        "scopes": g.scopes.clone(),
+        "resource": g.resource.as_str(),
+        "created_at": ms(g.created_at),
+        "expires_at": ms(g.expires_at),
+        "revoked_at": g.revoked_at.map_or(0, marker),
+    }
+}
+
+fn mcp_grant_from(d: &Document) -> StoreResult<McpGrant> {
+    Ok(McpGrant {
+        id: get_str(d, "_id")?.to_owned(),
+        owner_id: parse_str(d, "owner_id")?,
+        api_key_id: parse_str(d, "api_key_id")?,
+        client_id: get_str(d, "client_id")?.to_owned(),
+        scopes: get_strings(d, "scopes")?,
+        resource: get_str(d, "resource")?.to_owned(),
+        created_at: get_time(d, "created_at")?,
+        expires_at: get_time(d, "expires_at")?,
+        revoked_at: marker_time(d, "revoked_at")?,
+    })
+}
+
+fn mcp_token_doc(t: &McpToken) -> Document {
+    doc! {
+        "_id": t.hash.as_str(),
+        "kind": t.kind.as_str(),
+        "grant_id": t.grant_id.as_str(),
+        "owner_id": t.owner_id.as_str(),
+        "created_at": ms(t.created_at),
+        "expires_at": ms(t.expires_at),
+        "used_at": t.used_at.map_or(0, marker),
+    }
+}
+
+fn mcp_token_from(d: &Document) -> StoreResult<McpToken> {
+    Ok(McpToken {
+        hash: get_str(d, "_id")?.to_owned(),
+        kind: parse_str(d, "kind")?,
+        grant_id: get_str(d, "grant_id")?.to_owned(),
+        owner_id: parse_str(d, "owner_id")?,
+        created_at: get_time(d, "created_at")?,
+        expires_at: get_time(d, "expires_at")?,
+        used_at: marker_time(d, "used_at")?,
+    })
+}
+
+/// Grants whose tokens can no longer be used.
+fn dead_mcp_grants(now: DateTime<Utc>) -> Document {
+    doc! { "$or": [
+        { "expires_at": { "$lte": ms(now) } },
+        { "revoked_at": { "$gt": 0_i64 } },
+    ] }
+}
+
+impl MongoStore {
+    /// Inserts tokens of the grant `grant_id` one by one (a batch insert reports a
+    /// duplicate differently from a single one).
+    async fn insert_mcp_token_docs(&self, grant_id: &str, tokens: &[McpToken]) -> StoreResult<()> {
+        if tokens.iter().any(|t| t.grant_id != grant_id) {
+            return Err(StoreError::Backend("MCP token of another grant".into()));
+        }
+        let coll = self.coll(MCP_TOKENS);
+        for t in tokens {
+            coll.insert_one(mcp_token_doc(t))
+                .await
+                .map_err(|e| unique_violation(e, |_| "token"))?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl McpAuthStore for MongoStore {
+    async fn insert_mcp_client(&self, client: &McpClient) -> StoreResult<()> {
+        self.coll(MCP_CLIENTS)
+            .insert_one(mcp_client_doc(client))
+            .await
+            .map_err(|e| unique_violation(e, |_| "id"))?;
+        Ok(())
+    }
+
+    async fn get_mcp_client(&self, id: &str) -> StoreResult<Option<McpClient>> {
+        self.coll(MCP_CLIENTS)
+            .find_one(doc! { "_id": id })
+            .await?
+            .as_ref()
+            .map(mcp_client_from)
+            .transpose()
+    }
+
+    async fn touch_mcp_client(&self, id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        // Never moves back (replicas' clocks differ a little).
+        self.coll(MCP_CLIENTS)
+            .update_one(
+                doc! { "_id": id },
+                doc! { "$max": { "last_used_at": marker(now) } },
+            )
+            .await?;
+        Ok(())
+    }
+
+    async fn insert_mcp_grant(&self, grant: &McpGrant, tokens: &[McpToken]) -> StoreResult<()> {
+        if tokens.iter().any(|t| t.grant_id != grant.id) {
+            return Err(StoreError::Backend("MCP token of another grant".into()));
+        }
+        let mut g = grant.clone();
+        g.expires_at = tokens
+            .iter()
+            .map(|t| t.expires_at)
+            .fold(g.expires_at, Ord::max);
+        // The grant first: its `_id` decides whether this code was redeemed already, and a
+        // crash before the tokens leaves a grant nobody holds a token of.
+        self.coll(MCP_GRANTS)
+            .insert_one(mcp_grant_doc(&g))
+            .await
+            .map_err(|e| unique_violation(e, |_| "id"))?;
+        self.insert_mcp_token_docs(&g.id, tokens).await
+    }
+
+    async fn get_mcp_grant(&self, id: &str) -> StoreResult<Option<McpGrant>> {
+        self.coll(MCP_GRANTS)
+            .find_one(doc! { "_id": id })
+            .await?
+            .as_ref()
+            .map(mcp_grant_from)
+            .transpose()
+    }
+
+    async fn insert_mcp_tokens(&self, grant_id: &str, tokens: &[McpToken]) -> StoreResult<()> {
+        if tokens.iter().any(|t| t.grant_id != grant_id) {
+            return Err(StoreError::Backend("MCP token of another grant".into()));
+        }
+        let grants = self.coll(MCP_GRANTS);
+        // The grant's expiry moves first, so no token ever outlives its grant.
+        let exists = match tokens.iter().map(|t| ms(t.expires_at)).max() {
+            Some(latest) => count(
+                grants
+                    .update_one(
+                        doc! { "_id": grant_id },
+                        doc! { "$max": { "expires_at": latest } },
+                    )
+                    .await?
+                    .matched_count,
+            ),
+            None => count(
+                grants
+                    .count_documents(doc! { "_id": grant_id })
+                    .limit(1)
+                    .await?,
+            ),
+        };
+        if !exists {
+            return Err(StoreError::Backend("no such MCP grant".into()));
+        }
+        self.insert_mcp_token_docs(grant_id, tokens).await
+    }
+
+    async fn find_mcp_token(
+        &self,
+        hash: &str,
+        kind: McpTokenKind,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(McpToken, McpGrant)>> {
+        let Some(token) = self
+            .coll(MCP_TOKENS)
+            .find_one(doc! {
+                "_id": hash,
+                "kind": kind.as_str(),
+                "used_at": 0_i64,
+                "expires_at": { "$gt": ms(now) },
+            })
+            .await?
+        else {
+            return Ok(None);
+        };
+        let token = mcp_token_from(&token)?;
+        let grant = self
+            .coll(MCP_GRANTS)
+            .find_one(doc! {
+                "_id": token.grant_id.as_str(),
+                "revoked_at": 0_i64,
+                "expires_at": { "$gt": ms(now) },
+            })
+            .await?;
+        Ok(match grant {
+            Some(g) => Some((token, mcp_grant_from(&g)?)),
+            None => None,
+        })
+    }
+
+    async fn use_mcp_refresh_token(
+        &self,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RefreshTokenUse> {
+        let tokens = self.coll(MCP_TOKENS);
+        let refresh = McpTokenKind::Refresh.as_str();
+        let spent = tokens
+            .find_one_and_update(
+                doc! {
+                    "_id": hash,
+                    "kind": refresh,
+                    "used_at": 0_i64,
+                    "expires_at": { "$gt": ms(now) },
+                },
+                doc! { "$set": { "used_at": marker(now) } },
+            )
+            .await?;
+        if let Some(t) = spent {
+            return Ok(match self.get_mcp_grant(get_str(&t, "grant_id")?).await? {
+                Some(g) if mcp_grant_is_live(&g, now) => RefreshTokenUse::Fresh(g),
+                _ => RefreshTokenUse::Invalid,
+            });
+        }
+        let replayed = tokens
+            .find_one(doc! { "_id": hash, "kind": refresh, "used_at": { "$gt": 0_i64 } })
+            .await?;
+        let Some(t) = replayed else {
+            return Ok(RefreshTokenUse::Invalid);
+        };
+        Ok(match self.get_mcp_grant(get_str(&t, "grant_id")?).await? {
+            Some(g) => RefreshTokenUse::Replayed(g),
+            None => RefreshTokenUse::Invalid,
+        })
+    }
+
+    async fn revoke_mcp_grant(&self, id: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        let r = self
+            .coll(MCP_GRANTS)
+            .update_one(
+                doc! { "_id": id, "revoked_at": 0_i64 },
+                doc! { "$set": { "revoked_at": marker(now) } },
+            )
+            .await?;
+        Ok(count(r.matched_count))
+    }
+
+    async fn revoke_mcp_grants_of_key(
+        &self,
+        owner: &OwnerId,
+        key: &ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let r = self
+            .coll(MCP_GRANTS)
+            .update_many(
+                doc! {
+                    "owner_id": owner.as_str(),
+                    "api_key_id": key.as_str(),
+                    "revoked_at": 0_i64,
+                    "expires_at": { "$gt": ms(now) },
+                },
+                doc! { "$set": { "revoked_at": marker(now) } },
+            )
+            .await?;
+        Ok(r.modified_count)
+    }
+
+    async fn purge_mcp(
+        &self,
+        now: DateTime<Utc>,
+        never_used_before: DateTime<Utc>,
+        idle_before: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let (grants, tokens) = (self.coll(MCP_GRANTS), self.coll(MCP_TOKENS));
+        let mut gone = tokens
+            .delete_many(doc! { "expires_at": { "$lte": ms(now) } })
+            .await?
+            .deleted_count;
+        // Dead grants go in batches, each followed by the tokens of the grants it removed
+        // (a revoked grant's tokens may not have expired yet).
+        loop {
+            let cursor = grants
+                .find(dead_mcp_grants(now))
+                .limit(MCP_PURGE_BATCH)
+                .await?;
+            let ids = collect(cursor, |d| Ok(get_str(d, "_id")?.to_owned())).await?;
+            if ids.is_empty() {
+                break;
+            }
+            let deleted = grants
+                .delete_many(all_of(vec![
+                    doc! { "_id": { "$in": ids.clone() } },
+                    dead_mcp_grants(now),
+                ]))
+                .await?
+                .deleted_count;
+            gone += deleted;
+            // A grant a refresh extended in between stays, and so do its tokens.
+            let cursor = grants.find(doc! { "_id": { "$in": ids.clone() } }).await?;
+            let kept: HashSet<String> = collect(cursor, |d| Ok(get_str(d, "_id")?.to_owned()))
+                .await?
+                .into_iter()
+                .collect();
+            let removed: Vec<String> = ids.iter().filter(|i| !kept.contains(*i)).cloned().collect();
+            if !removed.is_empty() {
+                gone += tokens
+                    .delete_many(doc! { "grant_id": { "$in": removed } })
+                    .await?
+                    .deleted_count;
+            }
+            if deleted == 0 || ids.len() < usize::try_from(MCP_PURGE_BATCH).unwrap_or(usize::MAX) {
+                break;
+            }
+        }
+        gone += self
+            .coll(MCP_CLIENTS)
+            .delete_many(doc! { "$or": [
+                { "last_used_at": 0_i64, "created_at": { "$lt": ms(never_used_before) } },
+                { "last_used_at": { "$gt": 0_i64, "$lt": ms(idle_before) } },
+            ] })
+            .await?
+            .deleted_count;
+        Ok(gone)
     }
 }
 

@@ -240,7 +240,8 @@ mod tests {
 
     #[test]
     fn queued_event_round_trips_through_a_job_payload() {
-        let q = AccountEvent::connected(Utc::now()).queued(&account(), None);
+        let at = DateTime::from_timestamp(1_800_000_100, 0).unwrap();
+        let q = AccountEvent::connected(at).queued(&account(), None);
         let back: QueuedEvent = serde_json::from_value(q.job_payload()).unwrap();
         assert_eq!(back, q);
     }

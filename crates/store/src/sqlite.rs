@@ -157,6 +157,39 @@ CREATE TABLE webhook_logs (
 CREATE INDEX webhook_logs_owner ON webhook_logs(owner_id, created_at);
 CREATE INDEX webhook_logs_created ON webhook_logs(created_at);
 "#,
+    r#"
+CREATE TABLE mcp_clients (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    redirect_uris TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    last_used_at INTEGER
+);
+CREATE TABLE mcp_grants (
+    id TEXT PRIMARY KEY,
+    owner_id TEXT NOT NULL,
+    api_key_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    resource TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    revoked_at INTEGER
+);
+CREATE INDEX mcp_grants_key ON mcp_grants(owner_id, api_key_id);
+CREATE INDEX mcp_grants_expiry ON mcp_grants(expires_at);
+CREATE TABLE mcp_tokens (
+    hash TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    grant_id TEXT NOT NULL,
+    owner_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER
+);
+CREATE INDEX mcp_tokens_grant ON mcp_tokens(grant_id);
+CREATE INDEX mcp_tokens_expiry ON mcp_tokens(expires_at);
+"#,
 ];
 
 pub struct SqliteStore {
@@ -1946,6 +1979,310 @@ impl WebhookStore for SqliteStore {
         // Changes and their events commit in one transaction here; nothing is ever left
         // in between.
         Ok(0)
+    }
+}
+
+const MCP_CLIENT_COLS: &str = "id, name, redirect_uris, created_at, last_used_at";
+
+fn mcp_client_row(r: &Row<'_>) -> rusqlite::Result<McpClient> {
+    Ok(McpClient {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        redirect_uris: json_col(r.get(2)?)?,
+        created_at: time(r.get(3)?)?,
+        last_used_at: opt_time(r.get(4)?)?,
+    })
+}
+
+const MCP_GRANT_COLS: &str = "g.id, g.owner_id, g.api_key_id, g.client_id, g.scopes, g.resource, \
+    g.created_at, g.expires_at, g.revoked_at";
+
+/// Reads a grant from `MCP_GRANT_COLS` starting at column `at`.
+fn mcp_grant_at(r: &Row<'_>, at: usize) -> rusqlite::Result<McpGrant> {
+    Ok(McpGrant {
+        id: r.get(at)?,
+        owner_id: parse_col(r.get(at + 1)?)?,
+        api_key_id: parse_col(r.get(at + 2)?)?,
+        client_id: r.get(at + 3)?,
+        scopes: json_col(r.get(at + 4)?)?,
+        resource: r.get(at + 5)?,
+        created_at: time(r.get(at + 6)?)?,
+        expires_at: time(r.get(at + 7)?)?,
+        revoked_at: opt_time(r.get(at + 8)?)?,
+    })
+}
+
+const MCP_TOKEN_COLS: &str =
+    "t.hash, t.kind, t.grant_id, t.owner_id, t.created_at, t.expires_at, t.used_at";
+const MCP_TOKEN_WIDTH: usize = 7;
+
+fn mcp_token_row(r: &Row<'_>) -> rusqlite::Result<McpToken> {
+    Ok(McpToken {
+        hash: r.get(0)?,
+        kind: parse_col(r.get(1)?)?,
+        grant_id: r.get(2)?,
+        owner_id: parse_col(r.get(3)?)?,
+        created_at: time(r.get(4)?)?,
+        expires_at: time(r.get(5)?)?,
+        used_at: opt_time(r.get(6)?)?,
+    })
+}
+
+fn get_mcp_grant_in(c: &Connection, id: &str) -> StoreResult<Option<McpGrant>> {
+    Ok(c.query_row(
+        &format!("SELECT {MCP_GRANT_COLS} FROM mcp_grants g WHERE g.id = ?"),
+        [id],
+        |r| mcp_grant_at(r, 0),
+    )
+    .optional()?)
+}
+
+/// Inserts tokens of the grant `grant_id` (inside the caller's transaction).
+fn insert_mcp_token_rows(
+    tx: &rusqlite::Transaction<'_>,
+    grant_id: &str,
+    tokens: &[McpToken],
+) -> StoreResult<()> {
+    for t in tokens {
+        if t.grant_id != grant_id {
+            return Err(StoreError::Backend("MCP token of another grant".into()));
+        }
+        tx.execute(
+            "INSERT INTO mcp_tokens (hash, kind, grant_id, owner_id, created_at, expires_at, used_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            params![
+                t.hash,
+                t.kind.as_str(),
+                t.grant_id,
+                t.owner_id.as_str(),
+                ms(t.created_at),
+                ms(t.expires_at),
+                t.used_at.map(ms),
+            ],
+        )
+        .map_err(|e| unique_violation(e, |_| "token"))?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl McpAuthStore for SqliteStore {
+    async fn insert_mcp_client(&self, client: &McpClient) -> StoreResult<()> {
+        let c = client.clone();
+        self.write(move |tx| {
+            tx.execute(
+                &format!("INSERT INTO mcp_clients ({MCP_CLIENT_COLS}) VALUES (?, ?, ?, ?, ?)"),
+                params![
+                    c.id,
+                    c.name,
+                    to_json(&c.redirect_uris),
+                    ms(c.created_at),
+                    c.last_used_at.map(ms),
+                ],
+            )
+            .map_err(|e| unique_violation(e, |_| "id"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_mcp_client(&self, id: &str) -> StoreResult<Option<McpClient>> {
+        let id = id.to_owned();
+        self.run(move |c| {
+            Ok(c.query_row(
+                &format!("SELECT {MCP_CLIENT_COLS} FROM mcp_clients WHERE id = ?"),
+                [id],
+                mcp_client_row,
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn touch_mcp_client(&self, id: &str, now: DateTime<Utc>) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.write(move |tx| {
+            // Never moves back (replicas' clocks differ a little).
+            tx.execute(
+                "UPDATE mcp_clients SET last_used_at = max(coalesce(last_used_at, ?1), ?1)
+                 WHERE id = ?2",
+                params![ms(now), id],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_mcp_grant(&self, grant: &McpGrant, tokens: &[McpToken]) -> StoreResult<()> {
+        let (g, ts) = (grant.clone(), tokens.to_vec());
+        self.write(move |tx| {
+            let expires_at = ts.iter().map(|t| t.expires_at).fold(g.expires_at, Ord::max);
+            tx.execute(
+                "INSERT INTO mcp_grants (id, owner_id, api_key_id, client_id, scopes, resource,
+                   created_at, expires_at, revoked_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                params![
+                    g.id,
+                    g.owner_id.as_str(),
+                    g.api_key_id.as_str(),
+                    g.client_id,
+                    to_json(&g.scopes),
+                    g.resource,
+                    ms(g.created_at),
+                    ms(expires_at),
+                    g.revoked_at.map(ms),
+                ],
+            )
+            .map_err(|e| unique_violation(e, |_| "id"))?;
+            insert_mcp_token_rows(tx, &g.id, &ts)
+        })
+        .await
+    }
+
+    async fn get_mcp_grant(&self, id: &str) -> StoreResult<Option<McpGrant>> {
+        let id = id.to_owned();
+        self.run(move |c| get_mcp_grant_in(c, &id)).await
+    }
+
+    async fn insert_mcp_tokens(&self, grant_id: &str, tokens: &[McpToken]) -> StoreResult<()> {
+        let (id, ts) = (grant_id.to_owned(), tokens.to_vec());
+        self.write(move |tx| {
+            let latest = ts
+                .iter()
+                .map(|t| ms(t.expires_at))
+                .max()
+                .unwrap_or(i64::MIN);
+            let n = tx.execute(
+                "UPDATE mcp_grants SET expires_at = max(expires_at, ?1) WHERE id = ?2",
+                params![latest, id],
+            )?;
+            if n == 0 {
+                return Err(StoreError::Backend("no such MCP grant".into()));
+            }
+            insert_mcp_token_rows(tx, &id, &ts)
+        })
+        .await
+    }
+
+    async fn find_mcp_token(
+        &self,
+        hash: &str,
+        kind: McpTokenKind,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<(McpToken, McpGrant)>> {
+        let h = hash.to_owned();
+        self.run(move |c| {
+            Ok(c.query_row(
+                &format!(
+                    "SELECT {MCP_TOKEN_COLS}, {MCP_GRANT_COLS}
+                     FROM mcp_tokens t JOIN mcp_grants g ON g.id = t.grant_id
+                     WHERE t.hash = ?1 AND t.kind = ?2 AND t.used_at IS NULL AND t.expires_at > ?3
+                       AND g.revoked_at IS NULL AND g.expires_at > ?3"
+                ),
+                params![h, kind.as_str(), ms(now)],
+                |r| Ok((mcp_token_row(r)?, mcp_grant_at(r, MCP_TOKEN_WIDTH)?)),
+            )
+            .optional()?)
+        })
+        .await
+    }
+
+    async fn use_mcp_refresh_token(
+        &self,
+        hash: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RefreshTokenUse> {
+        let h = hash.to_owned();
+        self.write(move |tx| {
+            let refresh = McpTokenKind::Refresh.as_str();
+            let spent: Option<String> = tx
+                .query_row(
+                    "UPDATE mcp_tokens SET used_at = ?1
+                     WHERE hash = ?2 AND kind = ?3 AND used_at IS NULL AND expires_at > ?1
+                     RETURNING grant_id",
+                    params![ms(now), h, refresh],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            if let Some(grant_id) = spent {
+                return Ok(match get_mcp_grant_in(tx, &grant_id)? {
+                    Some(g) if mcp_grant_is_live(&g, now) => RefreshTokenUse::Fresh(g),
+                    _ => RefreshTokenUse::Invalid,
+                });
+            }
+            let replayed: Option<String> = tx
+                .query_row(
+                    "SELECT grant_id FROM mcp_tokens
+                     WHERE hash = ?1 AND kind = ?2 AND used_at IS NOT NULL",
+                    params![h, refresh],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            Ok(match replayed {
+                Some(grant_id) => match get_mcp_grant_in(tx, &grant_id)? {
+                    Some(g) => RefreshTokenUse::Replayed(g),
+                    None => RefreshTokenUse::Invalid,
+                },
+                None => RefreshTokenUse::Invalid,
+            })
+        })
+        .await
+    }
+
+    async fn revoke_mcp_grant(&self, id: &str, now: DateTime<Utc>) -> StoreResult<bool> {
+        let id = id.to_owned();
+        self.write(move |tx| {
+            Ok(changed(tx.execute(
+                "UPDATE mcp_grants SET revoked_at = ?1 WHERE id = ?2 AND revoked_at IS NULL",
+                params![ms(now), id],
+            )?))
+        })
+        .await
+    }
+
+    async fn revoke_mcp_grants_of_key(
+        &self,
+        owner: &OwnerId,
+        key: &ApiKeyId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        let (o, k) = (owner.to_string(), key.to_string());
+        self.write(move |tx| {
+            let n = tx.execute(
+                "UPDATE mcp_grants SET revoked_at = ?1
+                 WHERE owner_id = ?2 AND api_key_id = ?3 AND revoked_at IS NULL AND expires_at > ?1",
+                params![ms(now), o, k],
+            )?;
+            Ok(u64::try_from(n).unwrap_or(0))
+        })
+        .await
+    }
+
+    async fn purge_mcp(
+        &self,
+        now: DateTime<Utc>,
+        never_used_before: DateTime<Utc>,
+        idle_before: DateTime<Utc>,
+    ) -> StoreResult<u64> {
+        self.write(move |tx| {
+            // The tokens of a dead grant go with it, expired or not.
+            let tokens = tx.execute(
+                "DELETE FROM mcp_tokens WHERE expires_at <= ?1 OR grant_id IN
+                   (SELECT id FROM mcp_grants WHERE expires_at <= ?1 OR revoked_at IS NOT NULL)",
+                params![ms(now)],
+            )?;
+            let grants = tx.execute(
+                "DELETE FROM mcp_grants WHERE expires_at <= ?1 OR revoked_at IS NOT NULL",
+                params![ms(now)],
+            )?;
+            let clients = tx.execute(
+                "DELETE FROM mcp_clients
+                 WHERE (last_used_at IS NULL AND created_at < ?1) OR last_used_at < ?2",
+                params![ms(never_used_before), ms(idle_before)],
+            )?;
+            Ok(u64::try_from(tokens + grants + clients).unwrap_or(0))
+        })
+        .await
     }
 }
 

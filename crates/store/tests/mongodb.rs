@@ -244,3 +244,80 @@ async fn an_event_stranded_in_the_account_outbox_is_relayed_exactly_once() {
     assert_eq!(body["account"]["accountId"], account.id.as_str());
     assert_eq!(body["profiles"][0]["externalId"], "ext-1");
 }
+
+/// MCP tokens are keyed by their hash; "not yet" (spent, revoked, used) is the `0`
+/// sentinel the filters match, never a null or a missing field.
+#[tokio::test]
+async fn mcp_documents_are_keyed_by_hash_and_mark_not_yet_with_zero() {
+    use plugboard_store::{
+        McpAuthStore, McpGrant, McpToken, McpTokenKind, OwnerStore, RefreshTokenUse,
+    };
+    let store = connect(&plugboard_store::test_server::fresh_database_name()).await;
+    let owner = owner();
+    store.insert_owner(&owner).await.unwrap();
+    let at = owner.created_at;
+    let grant = McpGrant {
+        id: "grant-1".into(),
+        owner_id: owner.id.clone(),
+        api_key_id: plugboard_core::ApiKeyId::generate(at.timestamp()),
+        client_id: "client-1".into(),
+        scopes: vec!["posts:read".into()],
+        resource: "https://plugboard.example/_mcp".into(),
+        created_at: at,
+        expires_at: at + chrono::Duration::days(30),
+        revoked_at: None,
+    };
+    let refresh = McpToken {
+        hash: "ab".repeat(32),
+        kind: McpTokenKind::Refresh,
+        grant_id: grant.id.clone(),
+        owner_id: owner.id.clone(),
+        created_at: at,
+        expires_at: at + chrono::Duration::days(30),
+        used_at: None,
+    };
+    store
+        .insert_mcp_grant(&grant, std::slice::from_ref(&refresh))
+        .await
+        .unwrap();
+    let raw = |coll: &'static str, id: String| {
+        let db = store.database().clone();
+        async move {
+            db.collection::<mongodb::bson::Document>(coll)
+                .find_one(doc! { "_id": id.as_str() })
+                .await
+                .unwrap()
+                .unwrap()
+        }
+    };
+    let int = |v: Option<&Bson>| match v {
+        Some(Bson::Int64(n)) => *n,
+        Some(Bson::Int32(n)) => i64::from(*n),
+        other => panic!("expected an integer, found {other:?}"),
+    };
+    let token = raw("mcp_tokens", refresh.hash.clone()).await;
+    assert_eq!(token.get("_id"), Some(&Bson::String(refresh.hash.clone())));
+    assert_eq!(int(token.get("used_at")), 0);
+    assert_eq!(
+        int(token.get("expires_at")),
+        refresh.expires_at.timestamp_millis()
+    );
+    assert!(!format!("{token:?}").contains("Null"));
+    assert_eq!(
+        int(raw("mcp_grants", grant.id.clone()).await.get("revoked_at")),
+        0
+    );
+
+    let spent_at = at + chrono::Duration::hours(1);
+    assert_eq!(
+        store
+            .use_mcp_refresh_token(&refresh.hash, spent_at)
+            .await
+            .unwrap(),
+        RefreshTokenUse::Fresh(grant.clone())
+    );
+    assert_eq!(
+        int(raw("mcp_tokens", refresh.hash.clone()).await.get("used_at")),
+        spent_at.timestamp_millis()
+    );
+}
