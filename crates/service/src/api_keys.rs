@@ -202,7 +202,13 @@ impl Services {
         if !self.store.delete_api_key(owner, id).await? {
             return Err(ServiceError::NotFound { what: "API key" });
         }
-        tracing::info!(key_id = %id, owner = %owner, "API key revoked");
+        // Tokens check their key on every request anyway; revoking the grants also ends
+        // their refresh tokens' families at once.
+        let grants = self
+            .store
+            .revoke_mcp_grants_of_key(owner, id, self.clock.now())
+            .await?;
+        tracing::info!(key_id = %id, owner = %owner, mcp_grants = grants, "API key revoked");
         Ok(())
     }
 }

@@ -9,6 +9,7 @@ pub mod connect;
 mod error;
 pub mod health;
 pub mod idempotency;
+pub mod mcp;
 pub mod profiles;
 pub mod refresh;
 pub mod rotation;

@@ -1,5 +1,6 @@
 //! Drops connect sessions, pending selections and connect tokens once used or expired, so
-//! abandoned flows do not pile up in the store, and webhook logs past their retention. Safe on any number of replicas at once: the
+//! abandoned flows do not pile up in the store, webhook logs past their retention, and MCP
+//! tokens, grants and clients past their life. Safe on any number of replicas at once: the
 //! delete is idempotent.
 
 use crate::{ServiceResult, Services};
@@ -14,6 +15,13 @@ impl Services {
         let logs = self.purge_webhook_logs(now).await?;
         if logs > 0 {
             tracing::debug!(logs, "dropped webhook logs past their retention");
+        }
+        let mcp = self.purge_mcp(now).await?;
+        if mcp > 0 {
+            tracing::debug!(
+                records = mcp,
+                "dropped expired MCP tokens, grants and clients"
+            );
         }
         let gone = self.store.purge_one_time(now).await?;
         if gone > 0 {
