@@ -23,6 +23,7 @@ mod browser;
 mod connect;
 mod connect_security;
 mod hygiene;
+mod mcp;
 mod mongodb;
 mod profiles;
 mod python_sdk;

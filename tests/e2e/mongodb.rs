@@ -8,6 +8,10 @@ use reqwest::Method;
 use serde_json::json;
 
 async fn spawn_on_mongodb() -> TestApp {
+    spawn_on_mongodb_with(|_| {}).await
+}
+
+pub(crate) async fn spawn_on_mongodb_with(tweak: impl FnOnce(&mut plugboard::Config)) -> TestApp {
     let uri = plugboard_store::test_server::mongodb_uri().await;
     let database = plugboard_store::test_server::fresh_database_name();
     spawn_app_with(move |c| {
@@ -15,6 +19,7 @@ async fn spawn_on_mongodb() -> TestApp {
         c.mongodb_uri = Some(Secret::new(uri));
         c.mongodb_database = database;
         c.encryption_key = Some(Secret::new(hex::encode(rand::random::<[u8; 32]>())));
+        tweak(c);
     })
     .await
 }

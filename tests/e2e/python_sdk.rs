@@ -310,3 +310,39 @@ async fn python_sdk_drives_profiles_accounts_and_api_keys_unchanged() {
         "the revoked key is gone from the store"
     );
 }
+
+/// The official MCP Python SDK, pinned: a real MCP client for `/_mcp`.
+const MCP_REQUIREMENT: &str = "mcp==2.3.0";
+
+fn mcp_importable(python: &Path) -> Result<(), String> {
+    let probe = "import importlib.metadata as m, mcp\n\
+                 assert m.version('mcp') == '2.3.0', m.version('mcp')";
+    match Command::new(python).args(["-c", probe]).output() {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => Err(describe(&o)),
+        Err(e) => Err(format!("cannot run {}: {e}", python.display())),
+    }
+}
+
+/// The virtualenv's interpreter with the pinned MCP SDK importable (installed when needed,
+/// into the same virtualenv as the Zernio SDK).
+pub(crate) fn ensure_mcp_sdk() -> PathBuf {
+    let python = ensure_sdk();
+    if mcp_importable(&python).is_ok() {
+        return python;
+    }
+    let _lock = DirLock::acquire(venv_dir().with_extension("lock"));
+    if mcp_importable(&python).is_ok() {
+        return python;
+    }
+    run(
+        Command::new(&python)
+            .args(["-m", "pip", "install", "--disable-pip-version-check"])
+            .arg(MCP_REQUIREMENT),
+        &format!("pip install {MCP_REQUIREMENT}"),
+    );
+    if let Err(e) = mcp_importable(&python) {
+        panic!("{MCP_REQUIREMENT} is installed but cannot be imported: {e}");
+    }
+    python
+}

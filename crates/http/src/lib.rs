@@ -4,6 +4,7 @@
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod mcp;
 pub mod metrics;
 pub mod middleware;
 pub mod pages;
@@ -94,6 +95,9 @@ pub fn server(
     options: ServerOptions,
 ) -> std::io::Result<Server> {
     let openapi_json = Arc::new(serde_json::to_string(&openapi()).unwrap_or_default());
+    // Built once: every worker shares the one (stateless) MCP service.
+    let mcp_service = mcp::service(&services);
+    let mcp_services = services.clone();
     let state = web::Data::new(AppState {
         services,
         openapi_json,
@@ -113,7 +117,8 @@ pub fn server(
             .service(scope::scope("/v1").configure(routes::v1))
             .configure(routes::pages)
             .configure(routes::system)
-            .into_app();
+            .into_app()
+            .configure(|cfg| mcp::mount(cfg, &mcp_services, mcp_service.clone()));
         let app = match sandbox {
             Some(mount) => app.service(web::scope("/sandbox").configure(mount)),
             None => app,

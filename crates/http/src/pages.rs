@@ -80,7 +80,7 @@ fn secure_headers(mut resp: HttpResponse) -> HttpResponse {
     resp
 }
 
-fn html(status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse {
+pub(crate) fn html(status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse {
     match body {
         Ok(body) => secure_headers(
             HttpResponse::build(status)
@@ -92,6 +92,20 @@ fn html(status: StatusCode, body: Result<String, askama::Error>) -> HttpResponse
             secure_headers(HttpResponse::InternalServerError().body("Internal error"))
         }
     }
+}
+
+/// A plain page with a title and a message (errors of pages outside the connect flow).
+pub(crate) fn plain_page(status: StatusCode, title: &str, message: &str) -> HttpResponse {
+    html(
+        status,
+        ResultTemplate {
+            sandbox: false,
+            success: false,
+            title,
+            message,
+        }
+        .render(),
+    )
 }
 
 fn result_page(state: &AppState, status: StatusCode, page: &ResultPage) -> HttpResponse {

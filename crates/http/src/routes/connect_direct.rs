@@ -179,11 +179,20 @@ pub async fn telegram_status(
     let code = q
         .str("code")
         .ok_or_else(|| ApiError::bad_request("validation_error", "code", "code is required"))?;
-    let body = match state.services.telegram_status(&caller, code).await? {
+    let status = state.services.telegram_status(&caller, code).await?;
+    Ok(HttpResponse::Ok().json(telegram_status_body(status, state.services.clock.now())))
+}
+
+/// A Telegram code's status in the REST shape (also what the MCP tool answers).
+pub(crate) fn telegram_status_body(
+    status: TelegramStatus,
+    now: chrono::DateTime<chrono::Utc>,
+) -> serde_json::Value {
+    match status {
         TelegramStatus::Pending { expires_at } => json!({
             "status": "pending",
             "expiresAt": timestamp(expires_at),
-            "expiresIn": (expires_at - state.services.clock.now()).num_seconds().max(0),
+            "expiresIn": (expires_at - now).num_seconds().max(0),
         }),
         TelegramStatus::Connected {
             chat_id,
@@ -201,8 +210,7 @@ pub async fn telegram_status(
             "status": "expired",
             "message": "The code has expired; get a new one with GET /v1/connect/telegram",
         }),
-    };
-    Ok(HttpResponse::Ok().json(body))
+    }
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -24,7 +24,7 @@ fn human(secs: i64) -> String {
     format!("{n} {unit}{}", if n == 1 { "" } else { "s" })
 }
 
-fn summary_row(h: &AccountHealth) -> Value {
+pub(crate) fn summary_row(h: &AccountHealth) -> Value {
     let a = &h.account;
     json!({
         "accountId": a.id, "platform": a.platform, "username": a.username, "displayName": a.display_name,
@@ -99,14 +99,18 @@ pub async fn one(
 ) -> Result<HttpResponse, ApiError> {
     let id: AccountId = parse_id(&path, "accountId")?;
     let h = state.services.account_health(&caller, &id).await?;
+    Ok(HttpResponse::Ok().json(health_body(&h, state.services.clock.now())))
+}
+
+/// One account's health in the REST shape (also what the MCP tool answers).
+pub(crate) fn health_body(h: &AccountHealth, now: DateTime<Utc>) -> Value {
     let a = &h.account;
-    let now = state.services.clock.now();
     let checks: Vec<Value> = h
         .permissions
         .iter()
         .map(|p| json!({"scope": p.scope, "granted": p.granted, "required": p.required}))
         .collect();
-    Ok(HttpResponse::Ok().json(json!({
+    json!({
         "accountId": a.id, "platform": a.platform, "username": a.username, "displayName": a.display_name,
         "status": h.status,
         "tokenStatus": {
@@ -126,7 +130,7 @@ pub async fn one(
             "status": match h.probe { Some(Probe::Accepted) => "connected", Some(Probe::Refused) => "disconnected", _ => "unknown" },
             "checkedAt": ts(h.checked_at),
         },
-    })))
+    })
 }
 
 #[cfg(test)]
