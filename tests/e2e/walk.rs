@@ -21,6 +21,7 @@ fn app() -> PlatformApp {
         base_url: None,
         scopes: None,
         user_agent: "walk".into(),
+        usage: plugboard_platforms::no_usage(),
     }
 }
 

@@ -18,6 +18,7 @@ use crate::authorize::BuildError;
 use crate::instagram::LoginMethod;
 use crate::pkce::{PkceChallenge, PkceVerifier};
 use crate::spec::{BaseUrl, ResolvedSpec, SpecError};
+use crate::usage::UsageSink;
 
 /// The operator's app on one platform, and where that platform's API is served.
 #[derive(Clone)]
@@ -30,6 +31,8 @@ pub struct PlatformApp {
     pub scopes: Option<Vec<String>>,
     /// Sent where the platform demands a descriptive User-Agent (Reddit).
     pub user_agent: String,
+    /// Where every answered call to the platform is reported ([`crate::usage`]).
+    pub usage: Arc<dyn UsageSink>,
 }
 
 impl fmt::Debug for PlatformApp {
@@ -39,7 +42,7 @@ impl fmt::Debug for PlatformApp {
             .field("client_secret", &self.client_secret)
             .field("base_url", &self.base_url)
             .field("scopes", &self.scopes)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
@@ -195,6 +198,14 @@ pub enum ConnectorError {
     /// The platform could not be reached or did not answer in time.
     #[error("cannot reach the platform: {0}")]
     Transport(String),
+    /// The platform refused the call for its API quota or rate limit (YouTube
+    /// `quotaExceeded`, Meta codes 4/17/32/613, X and Reddit 429), until `reset_at` when it
+    /// said ([`crate::usage`]).
+    #[error("the platform's API quota is used up: {description}")]
+    QuotaExceeded {
+        reset_at: Option<DateTime<Utc>>,
+        description: String,
+    },
     /// The platform has no such operation (refresh on Facebook user tokens, revocation on
     /// Meta).
     #[error("not supported by this platform: {0}")]
@@ -209,7 +220,7 @@ impl ConnectorError {
     /// Whether trying again later may succeed (a refresh worker backs off on these).
     pub fn is_transient(&self) -> bool {
         match self {
-            ConnectorError::Transport(_) => true,
+            ConnectorError::Transport(_) | ConnectorError::QuotaExceeded { .. } => true,
             ConnectorError::Platform { status, .. } => *status == 429 || *status >= 500,
             _ => false,
         }

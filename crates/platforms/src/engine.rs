@@ -26,6 +26,7 @@ use crate::token::{
     ClientCredentials, Grant, Method, TokenRequest, TokenTypeHint, extend_access_token_request,
     long_lived_exchange_request, revoke_request, token_request,
 };
+use crate::usage::{self, CostTable, Family, PlatformCall, QuotaHit, UsageSnapshot};
 
 /// Total time one call may take, connection included.
 pub(crate) const TIMEOUT: Duration = Duration::from_secs(20);
@@ -71,6 +72,19 @@ pub(crate) enum Dialect {
     /// Token `{error, error_description, log_id}` and API `{data, error:{code, message}}`,
     /// both possibly with HTTP 200 (platforms.md §5).
     Tiktok,
+}
+
+impl Dialect {
+    /// The family whose usage headers and quota errors this dialect's hosts send.
+    pub(crate) fn family(self) -> Family {
+        match self {
+            Dialect::Graph | Dialect::InstagramApi => Family::Meta,
+            Dialect::X => Family::X,
+            Dialect::Reddit => Family::Reddit,
+            Dialect::Standard => Family::Google,
+            Dialect::Pinterest | Dialect::Tiktok => Family::Other,
+        }
+    }
 }
 
 /// Which side of the platform answered: 401 means a bad client at the token endpoint and
@@ -516,6 +530,8 @@ pub(crate) struct Engine {
     clock: Arc<dyn Clock>,
     token_dialect: Dialect,
     api_dialect: Dialect,
+    /// The platform's cost units per API method, where it has them.
+    costs: Option<&'static CostTable>,
 }
 
 /// One HTTP call, before it is sent.
@@ -545,7 +561,42 @@ impl Engine {
             clock,
             token_dialect,
             api_dialect,
+            costs: None,
         })
+    }
+
+    /// The same engine counting API calls in the platform's units.
+    pub(crate) fn with_costs(mut self, costs: &'static CostTable) -> Self {
+        self.costs = Some(costs);
+        self
+    }
+
+    /// The endpoint's path as the platform publishes it: without the base URL's prefix.
+    fn published_path<'u>(&self, url: &'u Url) -> &'u str {
+        let prefix = self
+            .app
+            .base_url
+            .as_ref()
+            .map(|b| b.as_url().path().trim_end_matches('/'))
+            .unwrap_or("");
+        match url.path().strip_prefix(prefix) {
+            Some(rest) if !prefix.is_empty() && rest.starts_with('/') => rest,
+            _ => url.path(),
+        }
+    }
+
+    /// The name and cost of a call: the cost table's method, or `METHOD /path`. OAuth
+    /// calls cost no API units (Google's token endpoint is not the Data API).
+    fn cost_of(&self, method: &reqwest::Method, url: &Url, endpoint: Endpoint) -> (String, u64) {
+        let path = self.published_path(url);
+        let generic = || format!("{method} {path}");
+        match (endpoint, self.costs) {
+            (Endpoint::Api, Some(table)) => match table.cost(method.as_str(), path) {
+                Some((name, units)) => (name.to_owned(), units),
+                None => (generic(), table.other_units),
+            },
+            _ => (generic(), 0),
+        }
     }
 
     /// One of the platform's API URLs (a `const` of its module), rebased like the spec's.
@@ -866,26 +917,62 @@ impl Engine {
         if let Some(form) = call.form {
             builder = builder.form(form);
         }
+        // A call that got no answer is not counted: nothing says the platform saw it.
         let response = builder
             .send()
             .await
             .map_err(|e| transport(&call.method, &where_, &e, sent))?;
         let status = response.status().as_u16();
-        let body = read_body(response)
-            .await
-            .map_err(|e| e.unwrap_or_else(|e| transport(&call.method, &where_, &e, sent)))?;
+        let now = self.now();
+        let usage = UsageSnapshot::from_headers(dialect.family(), response.headers(), now);
+        let outcome = match read_body(response).await {
+            Err(e) => Err(e.unwrap_or_else(|e| transport(&call.method, &where_, &e, sent))),
+            Ok(body) if (200..300).contains(&status) => Ok((status, body)),
+            Ok(body) => {
+                let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                Err(
+                    usage::quota_error(dialect.family(), status, &json, &usage, now, || {
+                        clean(
+                            describe(&json)
+                                .1
+                                .unwrap_or_else(|| format!("HTTP {status}")),
+                            sent,
+                        )
+                    })
+                    .unwrap_or_else(|| classify(dialect, endpoint, status, &json, sent)),
+                )
+            }
+        };
+        let (name, units) = self.cost_of(&call.method, call.url, endpoint);
         tracing::debug!(
             platform = self.platform.as_str(),
             method = %call.method,
             endpoint = %where_,
+            call = %name,
+            units,
             status,
             "platform call"
         );
-        if (200..300).contains(&status) {
-            return Ok((status, body));
-        }
-        let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        Err(classify(dialect, endpoint, status, &json, sent))
+        let quota_exceeded = match &outcome {
+            Err(ConnectorError::QuotaExceeded { reset_at, .. }) => Some(QuotaHit {
+                reset_at: *reset_at,
+            }),
+            _ => None,
+        };
+        self.app
+            .usage
+            .record(&PlatformCall {
+                platform: self.platform,
+                endpoint: name,
+                oauth: endpoint == Endpoint::Token,
+                units,
+                status,
+                usage,
+                quota_exceeded,
+                at: now,
+            })
+            .await;
+        outcome
     }
 }
 

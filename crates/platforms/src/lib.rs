@@ -11,6 +11,7 @@ pub mod pkce;
 mod registry;
 pub mod spec;
 pub mod token;
+pub mod usage;
 
 pub mod bluesky;
 pub mod facebook;
@@ -44,6 +45,7 @@ pub use token::{
     ClientCredentials, Grant, Method, TokenRequest, TokenTypeHint, extend_access_token_request,
     long_lived_exchange_request, revoke_request, token_request,
 };
+pub use usage::{PlatformCall, QuotaMeasure, UsageSink, UsageSnapshot, no_usage};
 
 use plugboard_core::Platform;
 
@@ -209,6 +211,7 @@ mod tests {
             base_url: None,
             scopes: None,
             user_agent: "test:plugboard:0.1".into(),
+            usage: crate::no_usage(),
         };
         let clock: std::sync::Arc<dyn plugboard_core::Clock> =
             std::sync::Arc::new(plugboard_core::SystemClock);

@@ -131,6 +131,7 @@ impl WhatsAppClient {
             base_url,
             scopes: None,
             user_agent: String::new(),
+            usage: crate::usage::no_usage(),
         };
         let engine = Engine::new(
             Platform::Whatsapp,
@@ -149,6 +150,12 @@ impl WhatsAppClient {
             register_url: engine.api_url(REGISTER_URL)?,
             engine,
         })
+    }
+
+    /// The same client reporting its calls to `usage` ([`crate::usage`]).
+    pub fn with_usage(mut self, usage: Arc<dyn crate::UsageSink>) -> Self {
+        self.engine.app.usage = usage;
+        self
     }
 
     pub async fn waba(
@@ -288,7 +295,8 @@ impl WhatsAppConnector {
         http: reqwest::Client,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, SpecError> {
-        let graph = WhatsAppClient::new(app.base_url.clone(), http.clone())?;
+        let graph =
+            WhatsAppClient::new(app.base_url.clone(), http.clone())?.with_usage(app.usage.clone());
         let engine = Engine::new(
             Platform::Whatsapp,
             &OAUTH_SPEC,

@@ -14,6 +14,7 @@ use crate::engine::{Dialect, Engine, count_at, id_at, str_at};
 use crate::google;
 use crate::pkce::PkceVerifier;
 use crate::spec::{ClientAuth, OAuthSpec, Pkce, Refresh, ResolvedSpec, SpecError};
+use crate::usage::{ApiCost, CostTable};
 
 /// platforms.md §6. PKCE is optional for Google web clients; it is sent anyway because it
 /// binds the code to this flow (RFC 9700 §2.1.1). The secret goes in the body (Basic is
@@ -44,6 +45,19 @@ pub const SPEC: OAuthSpec = OAuthSpec {
 pub const CHANNELS_URL: &str =
     "https://www.googleapis.com/youtube/v3/channels?part=snippet,statistics&mine=true";
 
+/// YouTube Data API quota costs (platforms.md §6; developers.google.com/youtube/v3/
+/// determine_quota_cost): `channels.list` costs one unit, and every request, even an
+/// invalid one, at least one.
+pub(crate) const DATA_API_COSTS: CostTable = CostTable {
+    methods: &[ApiCost {
+        method: "GET",
+        path: "/youtube/v3/channels",
+        name: "channels.list",
+        units: 1,
+    }],
+    other_units: 1,
+};
+
 /// YouTube through Google OAuth.
 pub struct YoutubeConnector {
     engine: Engine,
@@ -64,7 +78,8 @@ impl YoutubeConnector {
             clock,
             Dialect::Standard,
             Dialect::Standard,
-        )?;
+        )?
+        .with_costs(&DATA_API_COSTS);
         Ok(Self {
             channels_url: engine.api_url(CHANNELS_URL)?,
             engine,

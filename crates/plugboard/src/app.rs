@@ -102,6 +102,7 @@ pub fn connect_context(
                     base_url: base(settings.base_url.as_ref().map(|u| u.to_string()))?,
                     scopes,
                     user_agent,
+                    usage: plugboard_platforms::no_usage(),
                 },
                 None if config.sandbox => {
                     sandboxed.insert(platform);
@@ -118,6 +119,7 @@ pub fn connect_context(
                         ))?,
                         scopes,
                         user_agent,
+                        usage: plugboard_platforms::no_usage(),
                     }
                 }
                 None => continue,

@@ -653,6 +653,7 @@ fn secret_values_of_a_token_request_are_collected_from_form_query_and_app() {
         base_url: None,
         scopes: None,
         user_agent: String::new(),
+        usage: crate::usage::no_usage(),
     };
     let req = TokenRequest {
         method: Method::Get,

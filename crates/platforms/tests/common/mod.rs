@@ -66,6 +66,7 @@ pub fn app(base: &str, client_id: &str, secret: &str) -> PlatformApp {
         base_url: Some(BaseUrl::parse(base).unwrap()),
         scopes: None,
         user_agent: USER_AGENT.to_owned(),
+        usage: plugboard_platforms::no_usage(),
     }
 }
 
@@ -214,7 +215,10 @@ impl Recorded {
     }
 }
 
-type Script = Arc<dyn Fn(&Recorded) -> (u16, Value) + Send + Sync>;
+/// What the scripted platform answers: status, JSON body, extra headers.
+pub type Answer = (u16, Value, Vec<(&'static str, String)>);
+
+type Script = Arc<dyn Fn(&Recorded) -> Answer + Send + Sync>;
 
 /// A platform that answers what `script` says and remembers every request.
 pub struct Scripted {
@@ -224,6 +228,16 @@ pub struct Scripted {
 
 impl Scripted {
     pub fn start(script: impl Fn(&Recorded) -> (u16, Value) + Send + Sync + 'static) -> Self {
+        Self::start_with_headers(move |r| {
+            let (status, body) = script(r);
+            (status, body, Vec::new())
+        })
+    }
+
+    /// Like [`Scripted::start`], with response headers of the script's choosing.
+    pub fn start_with_headers(
+        script: impl Fn(&Recorded) -> Answer + Send + Sync + 'static,
+    ) -> Self {
         let script: Script = Arc::new(script);
         let log: Arc<Mutex<Vec<Recorded>>> = Arc::default();
         let state = (script, log.clone());
@@ -265,9 +279,13 @@ async fn answer(
             .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
             .collect(),
     };
-    let (status, body) = (state.0)(&recorded);
+    let (status, body, headers) = (state.0)(&recorded);
     state.1.lock().unwrap().push(recorded);
-    HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap()).json(body)
+    let mut resp = HttpResponse::build(actix_web::http::StatusCode::from_u16(status).unwrap());
+    for (k, v) in headers {
+        resp.insert_header((k, v));
+    }
+    resp.json(body)
 }
 
 /// A token set as the connector would hold it after a login, for listing tests.
