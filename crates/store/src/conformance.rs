@@ -14,6 +14,9 @@ use plugboard_core::Platform;
 use std::collections::HashSet;
 use std::sync::Arc;
 
+mod quota;
+pub use quota::*;
+
 pub type StoreRef = Arc<dyn Store>;
 
 /// Generates one `#[tokio::test]` per conformance case for a backend.
@@ -60,6 +63,9 @@ macro_rules! conformance_tests {
             revoking_the_grants_of_a_key_touches_only_that_keys_live_grants,
             refreshing_a_grant_adds_tokens_and_extends_its_expiry,
             purging_mcp_records_drops_dead_ones_and_keeps_live_ones,
+            usage_adds_up_per_platform_and_day_across_concurrent_writers,
+            usage_keeps_the_highest_percentages_the_latest_block_and_the_last_rate_limit,
+            a_quota_warning_is_taken_once_per_platform_and_day_with_its_event,
         );
     };
     (@cases $make:path; $($case:ident),* $(,)?) => {

@@ -10,6 +10,7 @@ mod error;
 pub mod model;
 pub mod mongo;
 pub mod outbox;
+pub mod quota;
 mod scoped;
 pub mod sqlite;
 
@@ -22,6 +23,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 pub use outbox::{AccountEvent, AccountEventKind, QueuedEvent};
 use plugboard_core::{AccountId, ApiKeyId, OwnerId, ProfileId, Sealed, WebhookId};
+pub use quota::{MetaPercentages, PlatformUsage, QuotaStore, RateLimitSeen, UsageIncrement};
 
 pub use error::{StoreError, StoreResult};
 pub use model::*;
@@ -417,6 +419,7 @@ pub trait Store:
     + IdempotencyStore
     + WebhookStore
     + McpAuthStore
+    + QuotaStore
 {
     /// Round trip to the backend, for readiness checks.
     async fn ping(&self) -> StoreResult<()>;

@@ -22,6 +22,8 @@ use mongodb::options::{IndexOptions, ReturnDocument};
 use mongodb::{Collection, Cursor, Database, IndexModel};
 use std::collections::HashSet;
 
+mod quota;
+
 const OWNERS: &str = "owners";
 const API_KEYS: &str = "api_keys";
 const PROFILES: &str = "profiles";
@@ -191,6 +193,11 @@ impl MongoStore {
                 MCP_TOKENS,
                 doc! { "expires_at": 1 },
                 plain("mcp_tokens_expiry"),
+            ),
+            (
+                quota::PLATFORM_USAGE,
+                doc! { "day": 1 },
+                plain("platform_usage_day"),
             ),
         ];
         for (coll, keys, options) in indexes {
@@ -2218,7 +2225,8 @@ impl WebhookStore for MongoStore {
         for d in &stranded {
             self.relay_slot(d).await?;
         }
-        Ok(u64::try_from(stranded.len()).unwrap_or(0))
+        let warnings = self.relay_usage_outbox(RELAY_BATCH).await?;
+        Ok(u64::try_from(stranded.len()).unwrap_or(0) + warnings)
     }
 }
 

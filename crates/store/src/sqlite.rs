@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
+mod quota;
+
 const POOL_SIZE: usize = 4;
 
 /// Schema migrations, applied in order; `PRAGMA user_version` records how many ran.
@@ -190,6 +192,7 @@ CREATE TABLE mcp_tokens (
 CREATE INDEX mcp_tokens_grant ON mcp_tokens(grant_id);
 CREATE INDEX mcp_tokens_expiry ON mcp_tokens(expires_at);
 "#,
+    quota::MIGRATION,
 ];
 
 pub struct SqliteStore {
