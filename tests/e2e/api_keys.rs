@@ -259,6 +259,7 @@ async fn every_authenticated_route_rejects_missing_malformed_and_revoked_keys() 
     let some = "6553f100aaaaaaaaaaaaaaaa";
     let routes = [
         (Method::GET, "/v1/auth/verify".to_owned()),
+        (Method::GET, "/v1/admin/quota".to_owned()),
         (Method::GET, "/v1/api-keys".to_owned()),
         (Method::POST, "/v1/api-keys".to_owned()),
         (Method::DELETE, format!("/v1/api-keys/{some}")),

@@ -76,6 +76,21 @@ impl ApiError {
         )
     }
 
+    /// A 429's `Retry-After` (RFC 9110 §10.2.3) from the `resetAt` of its details, as an
+    /// IMF-fixdate (§5.6.7), so no clock is read here.
+    fn retry_after(&self) -> Option<String> {
+        if self.status != StatusCode::TOO_MANY_REQUESTS {
+            return None;
+        }
+        let raw = self.details.as_ref()?.get("resetAt")?.as_str()?;
+        let at = chrono::DateTime::parse_from_rfc3339(raw).ok()?;
+        Some(
+            at.with_timezone(&chrono::Utc)
+                .format("%a, %d %b %Y %H:%M:%S GMT")
+                .to_string(),
+        )
+    }
+
     fn kind(&self) -> &'static str {
         match self.status.as_u16() {
             401 => "authentication_error",
@@ -107,7 +122,11 @@ impl ResponseError for ApiError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        HttpResponse::build(self.status).json(ErrorBody {
+        let mut response = HttpResponse::build(self.status);
+        if let Some(date) = self.retry_after() {
+            response.insert_header((actix_web::http::header::RETRY_AFTER, date));
+        }
+        response.json(ErrorBody {
             error: self.message.clone(),
             kind: self.kind(),
             code: self.code,
@@ -210,6 +229,19 @@ impl From<ServiceError> for ApiError {
             } => ApiError {
                 platform_error: details,
                 ..ApiError::new(StatusCode::BAD_GATEWAY, code, message)
+            },
+            // A 429, not a 502: the platform app's quota is used up (or the platform says
+            // so) until the reset named in the message and in `details`.
+            ServiceError::QuotaExceeded {
+                platform,
+                reset_at,
+                message,
+            } => ApiError {
+                details: Some(Box::new(serde_json::json!({
+                    "platform": platform,
+                    "resetAt": reset_at.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+                }))),
+                ..ApiError::new(StatusCode::TOO_MANY_REQUESTS, "QUOTA_EXCEEDED", message)
             },
             ServiceError::Store(e) => {
                 tracing::error!(error = %e, "store failure");
@@ -315,6 +347,15 @@ mod tests {
                 },
                 404,
                 "pending_selection_not_found",
+            ),
+            (
+                ServiceError::QuotaExceeded {
+                    platform: plugboard_core::Platform::Youtube,
+                    reset_at: None,
+                    message: "x".into(),
+                },
+                429,
+                "QUOTA_EXCEEDED",
             ),
         ];
         for (err, status, code) in table {

@@ -354,12 +354,23 @@ pub(crate) fn next_pacific_midnight(now: DateTime<Utc>) -> DateTime<Utc> {
         .unwrap_or(now + TimeDelta::days(1))
 }
 
+/// The end of the UTC day: Plugboard's day, which stands for a reset the platform did not
+/// name (X's monthly cap, a 429 without headers).
+fn end_of_utc_day(now: DateTime<Utc>) -> DateTime<Utc> {
+    now.date_naive()
+        .checked_add_days(Days::new(1))
+        .map(|d| d.and_time(NaiveTime::MIN).and_utc())
+        .unwrap_or(now + TimeDelta::days(1))
+}
+
 /// How long Plugboard waits after a Meta rate-limit error that names no time: Meta's
 /// platform rate limits count over a rolling hour.
 const META_WINDOW: TimeDelta = TimeDelta::hours(1);
 
-/// Whether an error answer is the platform's quota or rate-limit refusal, and until when.
-/// `description` is the cleaned text the connector error keeps.
+/// Whether an error answer is the platform's quota or rate-limit refusal, and until when:
+/// the reset the platform names, else its documented window (Google: midnight Pacific;
+/// Meta: an hour), else the end of the UTC day. `description` is the cleaned text the
+/// connector error keeps.
 pub(crate) fn quota_error(
     family: Family,
     status: u16,
@@ -370,20 +381,20 @@ pub(crate) fn quota_error(
 ) -> Option<ConnectorError> {
     let reset_at = match family {
         // X: any 429, the per-window limit or the monthly `UsageCapExceeded`.
-        Family::X | Family::Reddit if status == 429 => {
-            Some(usage.rate_limit.and_then(|r| r.reset_at).or(usage.retry_at))
-        }
-        Family::Meta if is_meta_throttling(body) => Some(Some(
-            usage
-                .regain_access_at
-                .or(usage.retry_at)
-                .unwrap_or(now + META_WINDOW),
-        )),
-        Family::Google if is_google_quota(body) => Some(Some(next_pacific_midnight(now))),
-        _ => None,
-    }?;
+        Family::X | Family::Reddit if status == 429 => usage
+            .rate_limit
+            .and_then(|r| r.reset_at)
+            .or(usage.retry_at)
+            .unwrap_or_else(|| end_of_utc_day(now)),
+        Family::Meta if is_meta_throttling(body) => usage
+            .regain_access_at
+            .or(usage.retry_at)
+            .unwrap_or(now + META_WINDOW),
+        Family::Google if is_google_quota(body) => next_pacific_midnight(now),
+        _ => return None,
+    };
     Some(ConnectorError::QuotaExceeded {
-        reset_at,
+        reset_at: Some(reset_at),
         description: description(),
     })
 }

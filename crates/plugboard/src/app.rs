@@ -4,7 +4,7 @@
 use crate::config::{Config, StoreKind, TelegramUpdates};
 use plugboard_core::{Clock, Keyring, Platform, Secret, SystemClock};
 use plugboard_http::{Metrics, ServerOptions};
-use plugboard_platforms::{BaseUrl, Connectors, Flavor, PlatformApp, build_connector};
+use plugboard_platforms::{BaseUrl, Connectors, Flavor, PlatformApp, UsageSink, build_connector};
 use plugboard_service::Services;
 use plugboard_service::bootstrap::Bootstrap;
 use plugboard_service::connect::ConnectContext;
@@ -54,10 +54,12 @@ fn sandbox_base(public_url: &url::Url, platform: Platform) -> String {
 
 /// One connector per OAuth platform that has app credentials, or that the sandbox serves.
 /// Instagram through Facebook Login is the Facebook app's (platforms.md §2b).
+/// Every connector reports its calls to `usage` ([`Services::usage_sink`]).
 pub fn connect_context(
     config: &Config,
     public_url: &url::Url,
     clock: Arc<dyn Clock>,
+    usage: Arc<dyn UsageSink>,
 ) -> Result<ConnectContext, StartError> {
     let http = plugboard_platforms::http_client()
         .map_err(|e| StartError::Bootstrap(format!("HTTP client: {e}")))?;
@@ -102,7 +104,7 @@ pub fn connect_context(
                     base_url: base(settings.base_url.as_ref().map(|u| u.to_string()))?,
                     scopes,
                     user_agent,
-                    usage: plugboard_platforms::no_usage(),
+                    usage: usage.clone(),
                 },
                 None if config.sandbox => {
                     sandboxed.insert(platform);
@@ -119,7 +121,7 @@ pub fn connect_context(
                         ))?,
                         scopes,
                         user_agent,
-                        usage: plugboard_platforms::no_usage(),
+                        usage: usage.clone(),
                     }
                 }
                 None => continue,
@@ -132,7 +134,7 @@ pub fn connect_context(
         }
     }
     let mut ctx = ConnectContext::new(connectors, public_url.clone(), sandboxed);
-    direct_platforms(config, public_url, clock, &http, &mut ctx)?;
+    direct_platforms(config, public_url, clock, &http, usage, &mut ctx)?;
     Ok(ctx)
 }
 
@@ -143,6 +145,7 @@ fn direct_platforms(
     public_url: &url::Url,
     clock: Arc<dyn Clock>,
     http: &reqwest::Client,
+    usage: Arc<dyn UsageSink>,
     ctx: &mut ConnectContext,
 ) -> Result<(), StartError> {
     let settings = |p: Platform| config.platforms.get(&p).cloned().unwrap_or_default();
@@ -182,7 +185,8 @@ fn direct_platforms(
         .transpose()?;
     ctx.whatsapp = Some(Arc::new(
         plugboard_platforms::whatsapp::WhatsAppClient::new(base, http.clone())
-            .map_err(|e| fail(Platform::Whatsapp)(e.to_string()))?,
+            .map_err(|e| fail(Platform::Whatsapp)(e.to_string()))?
+            .with_usage(usage),
     ));
 
     let telegram = settings(Platform::Telegram);
@@ -372,7 +376,12 @@ async fn services_with_clock(
         retry_base,
         ..Default::default()
     };
-    Ok(Services::new(store, clock, Arc::new(keyring)).with_webhooks(webhooks))
+    let quota = plugboard_service::quota::QuotaSettings {
+        daily_limits: config.quota_daily_limits.clone(),
+    };
+    Ok(Services::new(store, clock, Arc::new(keyring))
+        .with_webhooks(webhooks)
+        .with_quota(quota))
 }
 
 pub struct Application {
@@ -418,6 +427,7 @@ impl Application {
             &config,
             &public_url,
             services.clock.clone(),
+            services.usage_sink(),
         )?);
         let server = plugboard_http::server(
             services.clone(),

@@ -64,6 +64,16 @@ struct RawPlatform {
     service_url: Option<String>,
     /// Telegram: `webhook` or `polling`.
     updates: Option<String>,
+    /// The app's daily API limit in the platform's measure, or `none`.
+    quota_daily_limit: Option<RawLimit>,
+}
+
+/// A number in TOML, text in the environment.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(untagged)]
+enum RawLimit {
+    Number(i64),
+    Text(String),
 }
 
 /// Per-platform settings: `PLUGBOARD_<PLATFORM>_<FIELD>` in the environment.
@@ -76,6 +86,7 @@ const PLATFORM_FIELDS: &[&str] = &[
     "bot_token",
     "service_url",
     "updates",
+    "quota_daily_limit",
 ];
 
 /// Platform settings that are secrets and may come from `PLUGBOARD_<PLATFORM>_<FIELD>_FILE`.
@@ -158,6 +169,10 @@ pub struct Config {
     pub webhooks_retry_base: std::time::Duration,
     /// Platforms with app credentials or a base URL override; others are "not configured".
     pub platforms: BTreeMap<Platform, PlatformSettings>,
+    /// Each platform app's daily API limit in the platform's measure (YouTube units, Meta
+    /// percent, calls elsewhere): the platforms' defaults (YouTube 10,000, Meta 100) with
+    /// the operator's settings over them. A platform absent here is not limited.
+    pub quota_daily_limits: BTreeMap<Platform, u64>,
 }
 
 /// One platform's app registration and where its API lives.
@@ -222,6 +237,68 @@ pub fn unknown_env_vars(vars: impl Iterator<Item = (String, String)>) -> Vec<Str
         (!known).then_some(k)
     })
     .collect()
+}
+
+/// The daily limits: the defaults, then each `[platforms.<p>] quota_daily_limit` (a
+/// positive number, or `none` for no limit).
+fn quota_limits(
+    raw: &BTreeMap<String, RawPlatform>,
+) -> Result<BTreeMap<Platform, u64>, ConfigError> {
+    use plugboard_platforms::QuotaMeasure;
+    use plugboard_platforms::usage::{default_daily_limit, is_counted, quota_measure};
+    let mut limits: BTreeMap<Platform, u64> = Platform::ALL
+        .into_iter()
+        .filter_map(|p| Some((p, default_daily_limit(p)?)))
+        .collect();
+    for (name, p) in raw {
+        let Some(value) = &p.quota_daily_limit else {
+            continue;
+        };
+        // Unknown platform names are reported by validate_platforms.
+        let Ok(platform) = name.parse::<Platform>() else {
+            continue;
+        };
+        let setting = env_name(&format!("{platform}_quota_daily_limit"));
+        if !is_counted(platform) {
+            return Err(err(
+                &setting,
+                format!("{platform}'s calls are not counted, so they cannot be limited"),
+            ));
+        }
+        let limit = match value {
+            RawLimit::Number(n) => Some(*n),
+            RawLimit::Text(t)
+                if matches!(t.trim().to_ascii_lowercase().as_str(), "none" | "off") =>
+            {
+                None
+            }
+            RawLimit::Text(t) => Some(
+                t.trim()
+                    .parse::<i64>()
+                    .map_err(|_| err(&setting, "must be a whole number, or none for no limit"))?,
+            ),
+        };
+        let Some(limit) = limit else {
+            limits.remove(&platform);
+            continue;
+        };
+        let max = match quota_measure(platform) {
+            QuotaMeasure::Percent => 100,
+            QuotaMeasure::Units | QuotaMeasure::Calls => i64::MAX,
+        };
+        if !(1..=max).contains(&limit) {
+            return Err(err(
+                &setting,
+                if max == 100 {
+                    "is a percentage of Meta's rate limit: between 1 and 100 (or none)"
+                } else {
+                    "must be at least 1 (or none for no limit)"
+                },
+            ));
+        }
+        limits.insert(platform, u64::try_from(limit).unwrap_or(u64::MAX));
+    }
+    Ok(limits)
 }
 
 fn validate_platforms(
@@ -532,6 +609,7 @@ impl Config {
                 "must be between 1 and 3600",
             ));
         }
+        let quota_daily_limits = quota_limits(&raw.platforms)?;
         let platforms = validate_platforms(raw.platforms)?;
         tracing_subscriber::EnvFilter::try_new(&raw.log)
             .map_err(|e| err("PLUGBOARD_LOG", e.to_string()))?;
@@ -559,6 +637,7 @@ impl Config {
             webhooks_allow_private: raw.webhooks_allow_private,
             webhooks_retry_base: std::time::Duration::from_secs(raw.webhooks_retry_base_seconds),
             platforms,
+            quota_daily_limits,
         })
     }
 
@@ -781,6 +860,62 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("PLUGBOARD_TIKTOK_SCOPES"), "{e}");
+    }
+
+    #[test]
+    fn daily_quota_limits_default_to_the_platforms_and_are_set_or_lifted_per_platform() {
+        let c = Config::load_from(None, env(&[])).unwrap();
+        assert_eq!(
+            c.quota_daily_limits,
+            [
+                (Platform::Instagram, 100),
+                (Platform::Facebook, 100),
+                (Platform::Youtube, 10_000),
+                (Platform::Threads, 100),
+                (Platform::Whatsapp, 100),
+            ]
+            .into()
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("p.toml");
+        std::fs::write(
+            &file,
+            "[platforms.twitter]\nquota_daily_limit = 5000\n[platforms.facebook]\nquota_daily_limit = \"none\"\n",
+        )
+        .unwrap();
+        let c = Config::load_from(
+            Some(&file),
+            env(&[
+                ("PLUGBOARD_YOUTUBE_QUOTA_DAILY_LIMIT", "50000"),
+                ("PLUGBOARD_THREADS_QUOTA_DAILY_LIMIT", "90"),
+            ]),
+        )
+        .unwrap();
+        let limits = &c.quota_daily_limits;
+        assert_eq!(limits.get(&Platform::Youtube), Some(&50_000));
+        assert_eq!(limits.get(&Platform::Twitter), Some(&5_000));
+        assert_eq!(limits.get(&Platform::Threads), Some(&90));
+        assert_eq!(
+            limits.get(&Platform::Facebook),
+            None,
+            "none lifts the default"
+        );
+        assert!(
+            c.platforms[&Platform::Twitter].credentials.is_none(),
+            "a limit alone configures no app"
+        );
+        for (var, value) in [
+            ("PLUGBOARD_YOUTUBE_QUOTA_DAILY_LIMIT", "lots"),
+            ("PLUGBOARD_YOUTUBE_QUOTA_DAILY_LIMIT", "0"),
+            ("PLUGBOARD_FACEBOOK_QUOTA_DAILY_LIMIT", "150"),
+            ("PLUGBOARD_BLUESKY_QUOTA_DAILY_LIMIT", "10"),
+        ] {
+            let e = Config::load_from(None, env(&[(var, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(var), "{var}={value}: {e}");
+        }
+        assert!(unknown_env_vars(env(&[("PLUGBOARD_REDDIT_QUOTA_DAILY_LIMIT", "1")])).is_empty());
     }
 
     #[test]

@@ -1,3 +1,5 @@
+use chrono::{DateTime, Utc};
+use plugboard_core::Platform;
 use plugboard_store::StoreError;
 use thiserror::Error;
 
@@ -61,6 +63,14 @@ pub enum ServiceError {
         code: &'static str,
         message: String,
         details: Option<String>,
+    },
+    /// The platform app's API quota is used up, or the platform refuses calls for quota,
+    /// until `reset_at` ([`crate::quota`]).
+    #[error("{message}")]
+    QuotaExceeded {
+        platform: Platform,
+        reset_at: Option<DateTime<Utc>>,
+        message: String,
     },
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -11,6 +11,7 @@ pub mod health;
 pub mod idempotency;
 pub mod mcp;
 pub mod profiles;
+pub mod quota;
 pub mod refresh;
 pub mod rotation;
 pub mod sweeper;
@@ -35,6 +36,8 @@ pub struct Services {
     pub connect: Option<Arc<connect::ConnectContext>>,
     /// Webhook delivery settings and client.
     pub webhooks: Arc<webhooks::Webhooks>,
+    /// The daily limits of the platform apps ([`quota`]).
+    pub quota: Arc<quota::QuotaSettings>,
 }
 
 impl Services {
@@ -45,7 +48,23 @@ impl Services {
             keyring,
             connect: None,
             webhooks: Arc::new(webhooks::Webhooks::default()),
+            quota: Arc::new(quota::QuotaSettings::default()),
         }
+    }
+
+    /// The same services with these daily platform limits.
+    pub fn with_quota(mut self, settings: quota::QuotaSettings) -> Self {
+        self.quota = Arc::new(settings);
+        self
+    }
+
+    /// The sink the connectors report their calls to: it counts them in the store against
+    /// these services' limits.
+    pub fn usage_sink(&self) -> Arc<dyn plugboard_platforms::UsageSink> {
+        Arc::new(quota::QuotaRecorder::new(
+            self.store.clone(),
+            self.quota.clone(),
+        ))
     }
 
     /// The same services delivering webhooks with these settings.

@@ -39,6 +39,13 @@ pub enum Refreshed {
     },
     /// The platform refused the grant: the account now needs reconnection.
     Dead { reason: String },
+    /// The platform app's quota is used up: the account waits until `retry_at`, its grant
+    /// untouched.
+    QuotaExceeded {
+        platform: Platform,
+        retry_at: DateTime<Utc>,
+        message: String,
+    },
     /// The platform cannot refresh this token; the user reconnects when it expires.
     Unsupported,
 }
@@ -152,7 +159,9 @@ impl Services {
                 match r? {
                     Refreshed::Done { .. } => pass.refreshed += 1,
                     Refreshed::Skipped | Refreshed::Unsupported => pass.skipped += 1,
-                    Refreshed::Deferred { .. } => pass.deferred += 1,
+                    Refreshed::Deferred { .. } | Refreshed::QuotaExceeded { .. } => {
+                        pass.deferred += 1
+                    }
                     Refreshed::Dead { .. } => pass.dead += 1,
                 }
             }
@@ -209,6 +218,15 @@ impl Services {
                     account.platform
                 ),
                 param: None,
+            }),
+            Refreshed::QuotaExceeded {
+                platform,
+                retry_at,
+                message,
+            } => Err(ServiceError::QuotaExceeded {
+                platform,
+                reset_at: Some(retry_at),
+                message,
             }),
             Refreshed::Deferred { .. } => Err(ServiceError::Upstream {
                 code: "refresh_failed",
@@ -326,6 +344,27 @@ impl Services {
                 }
                 Ok(Refreshed::Unsupported)
             }
+            Err(ConnectorError::QuotaExceeded {
+                reset_at,
+                description,
+            }) => {
+                // Not the grant's fault: the account waits for the platform's reset.
+                let retry_at = reset_at
+                    .filter(|r| *r > now)
+                    .unwrap_or_else(|| now + backoff(account.refresh_failures));
+                self.store.defer_refresh(id, retry_at).await?;
+                tracing::warn!(account = %id, platform = %platform, retry_at = %retry_at, "token refresh waits for the platform's API quota");
+                // The block the platform's answer left says it in our words.
+                let message = match self.quota_block(platform).await {
+                    Ok(Some(block)) => block.message(),
+                    _ => description,
+                };
+                Ok(Refreshed::QuotaExceeded {
+                    platform: platform.login_platform(),
+                    retry_at,
+                    message,
+                })
+            }
             Err(e) => {
                 let retry_at = now + backoff(account.refresh_failures);
                 let failures = self.store.defer_refresh(id, retry_at).await?;
@@ -435,6 +474,17 @@ impl Services {
                     .ok_or(ConnectorError::Unsupported(
                         "the platform is no longer configured",
                     ))?;
+                match self.quota_block(other).await {
+                    Ok(None) => {}
+                    Ok(Some(block)) => {
+                        return Err(ConnectorError::QuotaExceeded {
+                            reset_at: Some(block.reset_at),
+                            description: block.message(),
+                        });
+                    }
+                    // The platform's own answer decides then.
+                    Err(e) => tracing::warn!(error = %e, "cannot read the platform quota"),
+                }
                 connector.refresh(&tokens.tokens).await
             }
         }

@@ -3,6 +3,7 @@
 
 pub mod account_destinations;
 pub mod accounts;
+pub mod admin;
 pub mod api_keys;
 pub mod auth;
 pub mod connect;
@@ -18,6 +19,7 @@ use utoipa_actix_web::service_config::ServiceConfig;
 /// The `/v1` API.
 pub fn v1(cfg: &mut ServiceConfig) {
     cfg.service(auth::verify)
+        .service(admin::quota)
         .service(api_keys::list)
         .service(api_keys::create)
         .service(api_keys::delete)

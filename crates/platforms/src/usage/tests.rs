@@ -181,6 +181,7 @@ fn each_platforms_real_quota_error_is_recognized_with_its_reset() {
         regain_access_at: Some(now() + TimeDelta::minutes(19)),
         ..Default::default()
     };
+    let until_end_of_day = 86_400 - now().timestamp() % 86_400;
     let until_pacific_midnight = (next_pacific_midnight(now()) - now()).num_seconds();
     let cases: Vec<Case<'_>> = vec![
         (
@@ -272,12 +273,12 @@ fn each_platforms_real_quota_error_is_recognized_with_its_reset() {
             Some(Some(600)),
         ),
         (
-            "X monthly cap names no reset",
+            "X's monthly cap names no reset: the end of the UTC day stands",
             Family::X,
             429,
             json!({"title": "UsageCapExceeded", "detail": "Usage cap exceeded: Monthly product cap", "period": "Monthly"}),
             &none,
-            Some(None),
+            Some(Some(until_end_of_day)),
         ),
         (
             "Reddit 429",

@@ -279,6 +279,7 @@ impl Services {
             None => None,
             Some(sealed) => Some(self.open_verifier(record, sealed).map_err(|_| internal())?),
         };
+        self.quota_gate(platform).await?;
         let callback = ctx.callback_url(platform);
         let tokens = connector
             .exchange_code(code, &callback, verifier.as_ref())
@@ -374,6 +375,22 @@ impl Services {
                 internal()
             })?;
         Ok(Finished::Connected(Box::new(account)))
+    }
+
+    /// Stops a login before its code exchange when the platform is exhausted.
+    pub(crate) async fn quota_gate(&self, platform: Platform) -> Result<(), ConnectError> {
+        match self.quota_block(platform).await {
+            Ok(None) => Ok(()),
+            Ok(Some(block)) => Err(ConnectError::quota_exceeded(
+                block.platform,
+                Some(block.reset_at),
+                block.message(),
+            )),
+            Err(e) => {
+                tracing::error!(error = %e, "store failure reading the platform quota");
+                Err(internal())
+            }
+        }
     }
 
     fn open_verifier(
@@ -757,6 +774,22 @@ pub(crate) fn upstream(code: &'static str, platform: Platform, e: &ConnectorErro
         ConnectorError::NotEligible { code, message } => {
             ConnectError::new(code, "callback", message.clone()).user_fixable()
         }
+        ConnectorError::QuotaExceeded { reset_at, .. } => {
+            let message = match reset_at {
+                Some(at) => crate::quota::QuotaBlock {
+                    platform,
+                    reason: crate::quota::Exhaustion::PlatformRefused,
+                    reset_at: *at,
+                }
+                .message(),
+                None => format!(
+                    "{platform} is refusing this server's API calls for quota; try again once its quota resets"
+                ),
+            };
+            let mut err = ConnectError::quota_exceeded(platform, *reset_at, message);
+            err.platform_error_description = Some(e.to_string());
+            err
+        }
         ConnectorError::PermissionDenied { description } => {
             let mut err = ConnectError::new(
                 if platform == Platform::Googlebusiness || platform == Platform::Youtube { "missing_google_permissions" } else { code },
@@ -887,6 +920,13 @@ pub(crate) fn internal() -> ConnectError {
 
 /// For JSON routes that finish a login: the redirect error becomes an API error.
 pub(crate) fn connect_error_to_service(e: ConnectError) -> ServiceError {
+    if let Some((platform, reset_at)) = e.quota {
+        return ServiceError::QuotaExceeded {
+            platform,
+            reset_at,
+            message: e.message,
+        };
+    }
     match e.code {
         "internal_error" => ServiceError::Internal(e.message),
         "account_mismatch" | "reconnect_account_mismatch" => ServiceError::Conflict {

@@ -18,7 +18,7 @@ pub use ads::{ADS_SYNC_JOB, AdsConnectStarted, StartAdsConnect, normalize_ad_acc
 pub use bluesky::{BlueskyCredentials, profile_from_state, valid_identifier};
 pub use callback::{CallbackInput, CallbackOutcome, CodeCompletion, step_name};
 pub use manage::AccountDestinations;
-pub use outcome::{ConnectError, ResultPage};
+pub use outcome::{ConnectError, QUOTA_EXCEEDED, ResultPage};
 pub use select::{Choice, PendingView, SelectAuthority, SelectOutcome, Selected};
 pub use session::{AccountTokens, ConnectToken, PendingToken, StateToken};
 pub use start::{StartConnect, StartedConnect};

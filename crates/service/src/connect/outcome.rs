@@ -1,8 +1,12 @@
 //! How a browser flow ends: Zernio's redirect parameters (shared/api-scope.md §3.2), or a
 //! page when no redirect is known.
 
+use chrono::{DateTime, Utc};
 use plugboard_core::{Platform, RedirectUrl};
 use url::Url;
+
+/// Zernio-style code of a connect refused for the platform's API quota.
+pub const QUOTA_EXCEEDED: &str = "QUOTA_EXCEEDED";
 
 /// A failed connect as the redirect reports it. `code` is Zernio's `error` value; clients
 /// treat unknown values as a generic failure, so new ones may be added.
@@ -17,6 +21,8 @@ pub struct ConnectError {
     pub error_reason: Option<String>,
     pub platform_error: Option<String>,
     pub platform_error_description: Option<String>,
+    /// For [`QUOTA_EXCEEDED`]: the exhausted platform and when it takes calls again.
+    pub quota: Option<(Platform, Option<DateTime<Utc>>)>,
 }
 
 impl ConnectError {
@@ -29,6 +35,20 @@ impl ConnectError {
             error_reason: None,
             platform_error: None,
             platform_error_description: None,
+            quota: None,
+        }
+    }
+
+    /// A connect refused because `platform` is exhausted (crate::quota): said in the
+    /// message, with the platform and the reset kept for the API's answer.
+    pub fn quota_exceeded(
+        platform: Platform,
+        reset_at: Option<DateTime<Utc>>,
+        message: String,
+    ) -> Self {
+        Self {
+            quota: Some((platform, reset_at)),
+            ..Self::new(QUOTA_EXCEEDED, "callback", message)
         }
     }
 

@@ -117,6 +117,8 @@ impl Services {
     ) -> ServiceResult<StartedConnect> {
         let ctx = self.connect_context()?;
         let platform = req.platform;
+        // A login the callback could not finish is not started (docs/quota.md).
+        self.check_quota(platform).await?;
         let now = self.clock.now();
         let state = StateToken::generate();
         let key = state.hash();

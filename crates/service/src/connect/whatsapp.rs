@@ -41,6 +41,11 @@ pub fn valid_pin(raw: &str) -> bool {
 
 fn graph_error(e: ConnectorError) -> ServiceError {
     match e {
+        ConnectorError::QuotaExceeded { reset_at, .. } => ServiceError::QuotaExceeded {
+            platform: Platform::Whatsapp,
+            reset_at,
+            message: "Meta is refusing this server's API calls for quota; try the WhatsApp connect again later".into(),
+        },
         ConnectorError::InvalidGrant { .. } => ServiceError::PlatformUnauthorized {
             code: "whatsapp_token_invalid",
             message: "Meta refused the access token: it is invalid, expired or revoked".into(),
@@ -80,6 +85,7 @@ impl Services {
             .ok_or_else(|| ServiceError::NotConfigured {
                 message: "WhatsApp is not configured on this server".into(),
             })?;
+        self.check_quota(Platform::Whatsapp).await?;
         let numbers = client
             .phone_numbers(&req.access_token, &req.waba_id)
             .await

@@ -4,8 +4,9 @@
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
-/// Every event a subscription may list. Plugboard emits the `account.*` ones; the others
-/// are accepted so subscriptions written for Zernio carry over unchanged.
+/// Every event a subscription may list. Plugboard emits the `account.*` ones and its own
+/// `platform.quota.warning` (docs/quota.md); the others are accepted so subscriptions
+/// written for Zernio carry over unchanged.
 pub const EVENTS: &[&str] = &[
     "post.scheduled",
     "post.published",
@@ -25,6 +26,7 @@ pub const EVENTS: &[&str] = &[
     "account.ads.initial_sync_completed",
     "account.ads.sync_failed",
     "account.ads.sync_recovered",
+    crate::quota::WARNING_EVENT,
     "analytics.synced",
     "message.received",
     "conversation.started",
@@ -113,6 +115,8 @@ pub fn group_of(event: &str) -> &'static str {
     let first = event.split('.').next().unwrap_or_default();
     match first {
         "account" => "accounts",
+        // Quota decides whether accounts can be connected and refreshed.
+        "platform" => "accounts",
         "webhook" => "webhooks",
         "whatsapp" if event.starts_with("whatsapp.template.") => "accounts",
         "post" => "publishing",
@@ -172,9 +176,21 @@ pub fn test_body(event_id: &str, event: Option<&str>, at: DateTime<Utc>) -> Valu
             });
             body["sync"] = json!({"status": "success", "totalAds": 0, "synced": 0, "failed": 0});
         }
+        crate::quota::WARNING_EVENT => {
+            body["quota"] = json!({
+                "platform": "youtube", "day": at.format("%Y-%m-%d").to_string(),
+                "measure": "units", "used": 8000, "limit": 10000, "percentUsed": 80.0,
+                "calls": 8000, "units": 8000,
+                "resetsAt": crate::quota::end_of_day(at.date_naive())
+                    .to_rfc3339_opts(SecondsFormat::Millis, true),
+            });
+        }
         _ => {}
     }
-    body["profiles"] = json!([{ "id": SAMPLE_PROFILE, "externalId": null }]);
+    // The quota warning is about the installation's platform apps, not a profile.
+    if event != crate::quota::WARNING_EVENT {
+        body["profiles"] = json!([{ "id": SAMPLE_PROFILE, "externalId": null }]);
+    }
     body
 }
 
@@ -186,6 +202,7 @@ mod tests {
     fn account_events_belong_to_the_accounts_group_and_tests_to_webhooks() {
         assert_eq!(group_of("account.connected"), "accounts");
         assert_eq!(group_of("account.ads.initial_sync_completed"), "accounts");
+        assert_eq!(group_of("platform.quota.warning"), "accounts");
         assert_eq!(group_of("whatsapp.template.status_updated"), "accounts");
         assert_eq!(group_of("webhook.test"), "webhooks");
         assert_eq!(group_of("post.published"), "publishing");
