@@ -10,7 +10,7 @@ use crate::errors::json_response;
 use crate::html::{escape, page};
 use crate::state::{
     Client, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DestinationsFault, Faults, IdentityFault,
-    TokenFault, with_state,
+    QuotaFault, TokenFault, with_state,
 };
 use crate::table::{FAKES, Fake, Renewal, find};
 
@@ -43,6 +43,10 @@ struct FaultsRequest {
     token_lifetime_seconds: Option<i64>,
     #[serde(default)]
     slow_millis: Option<u64>,
+    #[serde(default)]
+    quota: Option<QuotaFault>,
+    #[serde(default)]
+    usage_percent: Option<u32>,
 }
 
 fn faults_json(platform: &str, client_id: Option<&str>, faults: &Faults) -> Value {
@@ -70,12 +74,17 @@ pub(crate) async fn set_faults(body: web::Bytes) -> HttpResponse {
     if req.token_lifetime_seconds.is_some_and(|s| s < 0) {
         return bad_request("tokenLifetimeSeconds must not be negative");
     }
+    if req.usage_percent.is_some_and(|p| p > 100) {
+        return bad_request("usagePercent is a percentage: 0 to 100");
+    }
     let faults = Faults {
         token: req.token,
         identity: req.identity,
         destinations: req.destinations,
         token_lifetime_seconds: req.token_lifetime_seconds,
         slow_millis: req.slow_millis,
+        quota: req.quota,
+        usage_percent: req.usage_percent,
     };
     with_state(|s| s.set_faults(fake.slug, req.client_id.clone(), faults.clone()));
     json_response(
@@ -224,7 +233,7 @@ redirect URI. Apps with strict redirect URIs are registered with <code>POST /san
 <h2>Fault knobs</h2><ul>\
 <li><code>POST /sandbox/_faults</code> <code>{{\"platform\":\"twitter\",\"clientId\":\"optional\",\
 \"token\":\"fail|slow|malformed|invalid_grant\",\"identity\":\"fail|unauthorized\",\
-\"destinations\":\"fail|empty\",\
+\"destinations\":\"fail|empty\",\"quota\":\"exceeded\",\"usagePercent\":85,\
 \"tokenLifetimeSeconds\":5,\"slowMillis\":3000}}</code> — replaces the knobs; only \
 <code>platform</code> clears them. <code>GET /sandbox/_faults</code> lists them.</li>\
 <li><code>POST /sandbox/_revoke</code> <code>{{\"platform\":\"twitter\",\"username\":\"sandbox_user\"}}</code> \

@@ -14,6 +14,7 @@ mod errors;
 mod html;
 mod identity;
 mod params;
+mod quota;
 mod state;
 mod table;
 mod telegram;
@@ -28,7 +29,8 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::json;
 
 pub use state::{
-    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DestinationsFault, Faults, IdentityFault, TokenFault,
+    DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DestinationsFault, Faults, IdentityFault, QuotaFault,
+    TokenFault,
 };
 pub use telegram::{DEFAULT_BOT_ID, DEFAULT_BOT_TOKEN, DEFAULT_BOT_USERNAME};
 
@@ -105,6 +107,29 @@ pub(crate) async fn serve(
             _ => method_not_allowed(),
         };
     }
+    // The consent page is the platform's website; everything else is its API, which
+    // counts calls and may refuse them for quota.
+    let faults = quota::knobs(req, fake, body);
+    let api = fake.identity_paths.iter().any(|p| at(p)) || listing_at(fake, path).is_some();
+    if let Some(refused) = quota::refusal(fake, &faults, api) {
+        return refused;
+    }
+    let mut resp = serve_endpoint(req, fake, path, body).await;
+    quota::usage_headers(fake, &faults, &mut resp);
+    resp
+}
+
+/// The token, long-lived, identity, listing and revocation endpoints of `fake`.
+async fn serve_endpoint(
+    req: &HttpRequest,
+    fake: &'static Fake,
+    path: &str,
+    body: &[u8],
+) -> HttpResponse {
+    let method = req.method().clone();
+    let get = method == Method::GET;
+    let post = method == Method::POST;
+    let at = |pattern: &str| path_matches(pattern, path);
     if at(fake.token_path) && (post || (get && fake.token_via_get)) {
         return token::token(req, fake, body).await;
     }

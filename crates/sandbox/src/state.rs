@@ -108,6 +108,14 @@ pub enum DestinationsFault {
     Empty,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum QuotaFault {
+    /// The platform's real quota error on its token and API endpoints (only the API for
+    /// YouTube, whose quota is the Data API's), with its usage headers at the limit.
+    Exceeded,
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Faults {
@@ -124,6 +132,12 @@ pub struct Faults {
     /// Delay of the `slow` fault, capped at [`MAX_SLOW_MILLIS`].
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub slow_millis: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<QuotaFault>,
+    /// The usage the rate-limit headers of normal answers report, in percent (Meta's
+    /// `X-App-Usage`; the share of X's and Reddit's windows used).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage_percent: Option<u32>,
 }
 
 pub(crate) const DEFAULT_SLOW_MILLIS: u64 = 3000;
@@ -139,6 +153,8 @@ pub(crate) struct State {
     pub refresh: HashMap<String, RefreshGrant>,
     /// Keyed by platform and, when the knob was set for one app only, its client id.
     faults: HashMap<(&'static str, Option<String>), Faults>,
+    /// Per platform: the start of the current rate-limit window and the calls in it.
+    windows: HashMap<&'static str, (DateTime<Utc>, u64)>,
 }
 
 static STATE: OnceLock<Mutex<State>> = OnceLock::new();
@@ -307,6 +323,22 @@ impl State {
             .or_else(|| self.faults.get(&(platform, None)))
             .cloned()
             .unwrap_or_default()
+    }
+
+    /// Counts one call in the platform's rate-limit window of `length` (a new window
+    /// starts when the last one is over); returns the calls so far and the window's end.
+    pub fn count_call(
+        &mut self,
+        platform: &'static str,
+        length: Duration,
+        now: DateTime<Utc>,
+    ) -> (u64, DateTime<Utc>) {
+        let w = self.windows.entry(platform).or_insert((now, 0));
+        if now >= w.0 + length {
+            *w = (now, 0);
+        }
+        w.1 += 1;
+        (w.1, w.0 + length)
     }
 
     pub fn all_faults(&self) -> Vec<(&'static str, Option<String>, Faults)> {

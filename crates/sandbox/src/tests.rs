@@ -14,6 +14,7 @@ use crate::configure;
 use crate::table::{ClientAuth, FAKES, Fake, PkceRule, Renewal, find};
 
 mod destinations;
+mod quota;
 
 const REDIRECT: &str = "https://app.example/callback/x?keep=1";
 const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -1170,6 +1171,8 @@ async fn the_landing_page_says_it_is_the_sandbox_and_lists_every_platform_and_kn
             "invalid_grant",
             "malformed",
             "tokenLifetimeSeconds",
+            "exceeded",
+            "usagePercent",
         ] {
             assert!(html.contains(knob), "{knob}");
         }
