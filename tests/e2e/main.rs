@@ -30,6 +30,7 @@ mod python_sdk;
 mod python_sdk_connect;
 mod python_sdk_direct;
 mod python_sdk_webhooks;
+mod quota;
 mod refresh;
 mod secrets;
 mod telegram;
