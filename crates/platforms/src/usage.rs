@@ -4,13 +4,16 @@
 //! `X-Business-Use-Case-Usage`, X's `x-rate-limit-*`, Reddit's `x-ratelimit-*`), and whether
 //! the answer was the platform's quota error ([`quota_error`]).
 //!
-//! Facts: YouTube "Quota costs" (developers.google.com/youtube/v3/determine_quota_cost:
-//! 10,000 units a day by default, every request costs at least one unit, quotas reset at
-//! midnight Pacific Time); Meta "Rate Limits" (developers.facebook.com/docs/graph-api/
-//! overview/rate-limiting: usage headers in percent, throttling error codes 4, 17, 32 and
-//! 613); X "Rate limits" (docs.x.com/fundamentals/
-//! rate-limits: `x-rate-limit-reset` is a Unix time, 429 when exceeded); Reddit's
-//! `X-Ratelimit-Used/Remaining/Reset` (seconds to the end of the window; platforms.md §9).
+//! Facts:
+//! - YouTube, developers.google.com/youtube/v3/determine_quota_cost: 10,000 units a day by
+//!   default, every request costs at least one unit, quotas reset at midnight Pacific Time;
+//!   a used-up quota is HTTP 403 with reason `quotaExceeded` (or `dailyLimitExceeded`).
+//! - Meta, developers.facebook.com/docs/graph-api/overview/rate-limiting: usage headers in
+//!   percent; throttling error codes 4, 17, 32 and 613.
+//! - X, docs.x.com/fundamentals/rate-limits: `x-rate-limit-reset` is a Unix time; 429 when
+//!   a limit is exceeded.
+//! - Reddit: `X-Ratelimit-Used/Remaining/Reset`, the reset in seconds to the end of the
+//!   window (platforms.md §9).
 
 use std::sync::Arc;
 

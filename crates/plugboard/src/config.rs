@@ -245,11 +245,8 @@ fn quota_limits(
     raw: &BTreeMap<String, RawPlatform>,
 ) -> Result<BTreeMap<Platform, u64>, ConfigError> {
     use plugboard_platforms::QuotaMeasure;
-    use plugboard_platforms::usage::{default_daily_limit, is_counted, quota_measure};
-    let mut limits: BTreeMap<Platform, u64> = Platform::ALL
-        .into_iter()
-        .filter_map(|p| Some((p, default_daily_limit(p)?)))
-        .collect();
+    use plugboard_platforms::usage::{is_counted, quota_measure};
+    let mut limits = plugboard_service::quota::QuotaSettings::default().daily_limits;
     for (name, p) in raw {
         let Some(value) = &p.quota_daily_limit else {
             continue;

@@ -160,14 +160,20 @@ impl UsageSink for QuotaRecorder {
         let blocked = inc.blocked_until;
         match self.store.add_platform_usage(&inc).await {
             Ok(day) => {
-                if let Some(until) = blocked {
-                    tracing::warn!(
+                match (blocked, call.quota_exceeded.is_some()) {
+                    (Some(until), true) => tracing::warn!(
                         platform = %call.platform,
                         endpoint = %call.endpoint,
                         status = call.status,
                         until = %until,
-                        "the platform refuses calls for quota; connects and refreshes wait"
-                    );
+                        "the platform refused a call for quota; connects and refreshes wait"
+                    ),
+                    (Some(until), false) => tracing::warn!(
+                        platform = %call.platform,
+                        until = %until,
+                        "the platform reports usage at the limit; connects and refreshes wait"
+                    ),
+                    (None, _) => {}
                 }
                 self.warn_if_due(&day, call.at).await;
             }
