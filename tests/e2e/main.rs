@@ -33,6 +33,7 @@ mod python_sdk_webhooks;
 mod refresh;
 mod secrets;
 mod telegram;
+mod tickets;
 mod walk;
 mod webhook_docs;
 mod webhooks;

@@ -195,6 +195,7 @@ impl Services {
     ) -> ServiceResult<Account> {
         caller.require(ResourceGroup::Accounts, true)?;
         let account = self.get_account(caller, id).await?;
+        crate::accounts::require_active(&account)?;
         if account.needs_reconnection {
             return Err(reconnect_required());
         }

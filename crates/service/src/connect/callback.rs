@@ -65,6 +65,8 @@ pub enum CodeCompletion {
 /// The login made it through exchange and identity.
 pub(crate) enum Finished {
     Connected(Box<Account>),
+    /// A ticket's login: every Page or channel became an account (at least one).
+    ConnectedAll(Vec<Account>),
     Pending {
         token: PendingToken,
         record: Box<PendingRecord>,
@@ -123,6 +125,27 @@ impl Services {
                 }
                 None => CallbackOutcome::Page(connected_page(&account)),
             },
+            Ok(Finished::ConnectedAll(accounts)) => {
+                let Some(first) = accounts.first() else {
+                    return fail(internal());
+                };
+                match &redirect {
+                    Some(r) => {
+                        let mut params = success_params(first, "callback");
+                        params.push((
+                            "accountIds",
+                            accounts
+                                .iter()
+                                .map(|a| a.id.to_string())
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        ));
+                        params.push(("count", accounts.len().to_string()));
+                        CallbackOutcome::Redirect(with_params(r, &params))
+                    }
+                    None => CallbackOutcome::Page(connected_page(first)),
+                }
+            }
             Ok(Finished::Pending {
                 token,
                 record,
@@ -189,6 +212,11 @@ impl Services {
         }
         match self.finish_login(&owner, &record, code, false).await {
             Ok(Finished::Connected(a)) => Ok(CodeCompletion::Connected(*a)),
+            Ok(Finished::ConnectedAll(all)) => all
+                .into_iter()
+                .next()
+                .map(CodeCompletion::Connected)
+                .ok_or_else(|| ServiceError::Internal("a ticket login stored no account".into())),
             Ok(Finished::Pending { token, record, .. }) => {
                 let connect_token = self.issue_connect_token(&owner, &record.flow).await?;
                 Ok(CodeCompletion::SelectionRequired {
@@ -294,6 +322,13 @@ impl Services {
                 .finish_ads_login(owner, flow, ads, connector.as_ref(), tokens, identity)
                 .await;
         }
+        if flow.all_destinations
+            && let Some(accounts) = self
+                .connect_every_destination(owner, flow, connector.as_ref(), &tokens, &identity)
+                .await?
+        {
+            return Ok(Finished::ConnectedAll(accounts));
+        }
         if let Some(kind) = connector.selection() {
             let destinations = connector
                 .destinations(&tokens, &identity)
@@ -374,6 +409,100 @@ impl Services {
                 internal()
             })?;
         Ok(Finished::Connected(Box::new(account)))
+    }
+
+    /// A ticket's grant: each Facebook Page, or each channel of a Google account with
+    /// several, becomes its own account in this one pass. `None` when the platform (or a
+    /// single-channel grant) takes the ordinary path.
+    async fn connect_every_destination(
+        &self,
+        owner: &OwnerId,
+        flow: &FlowRecord,
+        connector: &dyn plugboard_platforms::Connector,
+        tokens: &TokenSet,
+        identity: &Identity,
+    ) -> Result<Option<Vec<Account>>, ConnectError> {
+        let platform = flow.platform;
+        if !matches!(platform, Platform::Facebook | Platform::Youtube) {
+            return Ok(None);
+        }
+        let kind = connector.selection();
+        let listing = kind.map(listing_error).unwrap_or("connection_failed");
+        let destinations = connector
+            .destinations(tokens, identity)
+            .await
+            .map_err(|e| upstream(listing, platform, &e))?;
+        let stored = |e: ServiceError| {
+            tracing::error!(error = %e, "cannot store the account");
+            internal()
+        };
+        let mut accounts = Vec::new();
+        match kind {
+            Some(kind @ SelectionKind::FacebookPage) => {
+                if destinations.is_empty() {
+                    return Err(nothing_to_pick(kind));
+                }
+                let mut destination_tokens = BTreeMap::new();
+                for d in &destinations {
+                    if let Some(t) = &d.access_token {
+                        destination_tokens.insert(d.id.clone(), t.clone());
+                    }
+                }
+                let secrets = PendingSecrets {
+                    tokens: tokens.clone(),
+                    destination_tokens,
+                };
+                for d in &destinations {
+                    let placed = super::select::place(kind, identity, Some(d));
+                    let account = self
+                        .store_account(
+                            owner,
+                            flow,
+                            identity,
+                            Some(&placed),
+                            super::select::account_tokens(kind, &secrets, Some(d)),
+                            super::select::selection_metadata(kind, Some(d)),
+                        )
+                        .await
+                        .map_err(stored)?;
+                    accounts.push(account);
+                }
+            }
+            None if destinations.len() > 1 => {
+                for d in &destinations {
+                    let channel = Identity {
+                        platform_user_id: d.id.clone(),
+                        username: d.username.clone(),
+                        display_name: Some(d.name.clone()),
+                        profile_picture: d.picture.clone(),
+                        profile_url: d.url.clone(),
+                        followers_count: d
+                            .extra
+                            .get("subscriberCount")
+                            .and_then(serde_json::Value::as_i64),
+                        metadata: Default::default(),
+                    };
+                    let account = self
+                        .store_account(
+                            owner,
+                            flow,
+                            &channel,
+                            None,
+                            AccountTokens {
+                                tokens: tokens.clone(),
+                                login: None,
+                            },
+                            Default::default(),
+                        )
+                        .await
+                        .map_err(stored)?;
+                    accounts.push(account);
+                }
+            }
+            _ => return Ok(None),
+        }
+        tracing::info!(platform = %platform, accounts = accounts.len(), "ticket grant connected every destination");
+        Ok(Some(accounts))
     }
 
     fn open_verifier(

@@ -33,6 +33,14 @@ pub struct StartedConnect {
     pub state: StateToken,
 }
 
+/// What a flow carries besides the request: the ads flow's settings, a ticket's "every
+/// destination".
+#[derive(Debug, Default)]
+pub(crate) struct FlowOptions {
+    pub ads: Option<AdsFlow>,
+    pub all_destinations: bool,
+}
+
 /// X limits the URL-encoded `redirect_url` of API callers to 258 characters
 /// (shared/api-scope.md §3.1).
 const X_REDIRECT_LIMIT: usize = 258;
@@ -42,6 +50,17 @@ impl Services {
         &self,
         caller: &Caller,
         req: StartConnect,
+    ) -> ServiceResult<StartedConnect> {
+        self.start_connect_as(caller, req, false).await
+    }
+
+    /// `start_connect`; with `all_destinations` (a ticket) every Page or channel granted
+    /// becomes an account.
+    pub(crate) async fn start_connect_as(
+        &self,
+        caller: &Caller,
+        req: StartConnect,
+        all_destinations: bool,
     ) -> ServiceResult<StartedConnect> {
         caller.require(ResourceGroup::Accounts, true)?;
         let ctx = self.connect_context()?;
@@ -101,7 +120,11 @@ impl Services {
             }
         }
 
-        self.open_session(caller, &req, &connector, login_method, &[], None)
+        let options = FlowOptions {
+            all_destinations,
+            ..FlowOptions::default()
+        };
+        self.open_session(caller, &req, &connector, login_method, &[], options)
             .await
     }
 
@@ -113,7 +136,7 @@ impl Services {
         connector: &std::sync::Arc<dyn plugboard_platforms::Connector>,
         login_method: LoginMethod,
         extra_scopes: &[&str],
-        ads: Option<AdsFlow>,
+        options: FlowOptions,
     ) -> ServiceResult<StartedConnect> {
         let ctx = self.connect_context()?;
         let platform = req.platform;
@@ -138,7 +161,8 @@ impl Services {
                 reconnect_account_id: req.reconnect_account_id.as_ref().map(|a| a.to_string()),
                 expected_platform_user_id: req.expected_platform_user_id.clone(),
                 expected_username: req.expected_username.clone(),
-                ads,
+                ads: options.ads,
+                all_destinations: options.all_destinations,
             },
             verifier: sealed_verifier,
             key: None,
