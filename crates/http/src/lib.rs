@@ -29,6 +29,9 @@ pub use metrics::Metrics;
 pub struct AppState {
     pub services: Services,
     pub openapi_json: Arc<String>,
+    /// Set when the process is shutting down: `/readyz` answers 503 so load balancers stop
+    /// sending before the listener closes.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 #[derive(OpenApi)]
@@ -85,6 +88,10 @@ pub struct ServerOptions {
     /// Extra routes mounted at `/sandbox` (the built-in fake platforms), when enabled.
     pub sandbox: Option<fn(&mut web::ServiceConfig)>,
     pub workers: Option<usize>,
+    /// How long a graceful stop waits for in-flight requests.
+    pub shutdown_grace: std::time::Duration,
+    /// Shared with whoever handles the process's signals (see [`AppState::draining`]).
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
 }
 
 /// Builds the HTTP server on an already bound listener.
@@ -101,6 +108,7 @@ pub fn server(
     let state = web::Data::new(AppState {
         services,
         openapi_json,
+        draining: options.draining.clone(),
     });
     let metrics = web::Data::from(metrics);
     let sandbox = options.sandbox;
@@ -125,7 +133,9 @@ pub fn server(
         };
         app.default_service(web::to(unknown_route))
     })
-    .shutdown_timeout(10);
+    // The application handles SIGTERM itself: readiness turns first, then a graceful stop.
+    .disable_signals()
+    .shutdown_timeout(options.shutdown_grace.as_secs().max(1));
     if let Some(w) = options.workers {
         http = http.workers(w);
     }

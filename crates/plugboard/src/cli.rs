@@ -37,6 +37,37 @@ pub enum Command {
     /// List connected accounts.
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// Serve only the fake platforms, at `/sandbox` (point replicas' platform base URLs at
+    /// it, as a deployment points at the real platforms).
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SandboxArgs {
+    /// Address to listen on, host:port (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub listen: String,
+}
+
+/// `plugboard sandbox`: the fakes alone, with no store. Prints where they are, then serves
+/// until stopped.
+pub async fn run_sandbox(args: SandboxArgs) -> Result<(), CliError> {
+    let listener = std::net::TcpListener::bind(&args.listen)
+        .map_err(|e| CliError::Failed(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let server = actix_web::HttpServer::new(|| {
+        actix_web::App::new()
+            .service(actix_web::web::scope("/sandbox").configure(plugboard_sandbox::configure))
+    })
+    .listen(listener)
+    .map_err(|e| CliError::Failed(e.to_string()))?
+    .run();
+    println!(
+        "\nPlugboard sandbox is running at http://{addr}/sandbox\n\n  Press Ctrl-C to stop.\n"
+    );
+    server.await.map_err(|e| CliError::Failed(e.to_string()))
 }
 
 #[derive(Args, Debug, Default)]
@@ -156,7 +187,8 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
     let url = app.public_url().clone();
     let boot = app.bootstrap();
     let mut banner = format!(
-        "\nPlugboard is running at {url}\n  store: {}",
+        "\nPlugboard is running at {url}\n  listening on: {}\n  store: {}",
+        app.local_addr(),
         app.services().store.backend_name()
     );
     if app.sandbox() {

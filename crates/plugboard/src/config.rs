@@ -45,6 +45,8 @@ struct Raw {
     workers: Option<usize>,
     webhooks_allow_private: bool,
     webhooks_retry_base_seconds: u64,
+    shutdown_drain_seconds: u64,
+    shutdown_grace_seconds: u64,
     /// `[platforms.<name>]` tables: app credentials and base URL per platform.
     platforms: BTreeMap<String, RawPlatform>,
 }
@@ -107,6 +109,8 @@ impl Default for Raw {
             workers: None,
             webhooks_allow_private: false,
             webhooks_retry_base_seconds: 30,
+            shutdown_drain_seconds: 5,
+            shutdown_grace_seconds: 20,
             platforms: BTreeMap::new(),
         }
     }
@@ -131,6 +135,8 @@ const KNOWN: &[&str] = &[
     "workers",
     "webhooks_allow_private",
     "webhooks_retry_base_seconds",
+    "shutdown_drain_seconds",
+    "shutdown_grace_seconds",
     "config",
 ];
 
@@ -156,6 +162,11 @@ pub struct Config {
     /// The wait after a failed webhook delivery, doubled per further failure (capped at an
     /// hour).
     pub webhooks_retry_base: std::time::Duration,
+    /// On SIGTERM: how long `/readyz` answers 503 (so load balancers stop sending) before
+    /// the listener closes.
+    pub shutdown_drain: std::time::Duration,
+    /// Then: how long in-flight requests and worker passes may take before they are cut.
+    pub shutdown_grace: std::time::Duration,
     /// Platforms with app credentials or a base URL override; others are "not configured".
     pub platforms: BTreeMap<Platform, PlatformSettings>,
 }
@@ -424,7 +435,12 @@ impl Config {
                 )
             } else if matches!(
                 key.as_str(),
-                "sandbox" | "workers" | "webhooks_allow_private" | "webhooks_retry_base_seconds"
+                "sandbox"
+                    | "workers"
+                    | "webhooks_allow_private"
+                    | "webhooks_retry_base_seconds"
+                    | "shutdown_drain_seconds"
+                    | "shutdown_grace_seconds"
             ) {
                 // Booleans and numbers; everything else stays text (a hex key of digits
                 // must not turn into a number).
@@ -532,6 +548,18 @@ impl Config {
                 "must be between 1 and 3600",
             ));
         }
+        if raw.shutdown_drain_seconds > 300 {
+            return Err(err(
+                "PLUGBOARD_SHUTDOWN_DRAIN_SECONDS",
+                "must be between 0 and 300",
+            ));
+        }
+        if !(1..=600).contains(&raw.shutdown_grace_seconds) {
+            return Err(err(
+                "PLUGBOARD_SHUTDOWN_GRACE_SECONDS",
+                "must be between 1 and 600",
+            ));
+        }
         let platforms = validate_platforms(raw.platforms)?;
         tracing_subscriber::EnvFilter::try_new(&raw.log)
             .map_err(|e| err("PLUGBOARD_LOG", e.to_string()))?;
@@ -558,6 +586,8 @@ impl Config {
             workers: raw.workers,
             webhooks_allow_private: raw.webhooks_allow_private,
             webhooks_retry_base: std::time::Duration::from_secs(raw.webhooks_retry_base_seconds),
+            shutdown_drain: std::time::Duration::from_secs(raw.shutdown_drain_seconds),
+            shutdown_grace: std::time::Duration::from_secs(raw.shutdown_grace_seconds),
             platforms,
         })
     }

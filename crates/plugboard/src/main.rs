@@ -6,7 +6,19 @@ use std::process::ExitCode;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // The fakes alone need no configuration, store or key.
+    if let Some(Command::Sandbox(args)) = cli.command.take_if(|c| matches!(c, Command::Sandbox(_)))
+    {
+        telemetry::init(plugboard::config::LogFormat::Text, "info");
+        return match cli::run_sandbox(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("plugboard: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let default_serve = ServeArgs::default();
     let serve_args = match &cli.command {
         None => Some(&default_serve),
@@ -29,6 +41,7 @@ async fn main() -> ExitCode {
         Some(Command::Keys(cmd)) => cli::run_keys(config, cmd).await,
         Some(Command::Profiles(cmd)) => cli::run_profiles(config, cmd).await,
         Some(Command::Accounts(cmd)) => cli::run_accounts(config, cmd).await,
+        Some(Command::Sandbox(_)) => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -27,6 +27,13 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(tag = "Operations", responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "this replica is shutting down",
+        ));
+    }
     match state.services.store.ping().await {
         Ok(()) => Ok(HttpResponse::Ok().json(Health {
             status: "ok",
