@@ -32,6 +32,7 @@ mod python_sdk_connect;
 mod python_sdk_direct;
 mod python_sdk_webhooks;
 mod refresh;
+mod replicas;
 mod secrets;
 mod shutdown;
 mod telegram;

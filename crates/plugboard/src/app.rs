@@ -383,6 +383,7 @@ pub struct Application {
     draining: Arc<std::sync::atomic::AtomicBool>,
     shutdown_drain: std::time::Duration,
     shutdown_grace: std::time::Duration,
+    refresh_interval: std::time::Duration,
 }
 
 /// Which signal asked the process to stop.
@@ -495,6 +496,7 @@ impl Application {
             draining,
             shutdown_drain: config.shutdown_drain,
             shutdown_grace: config.shutdown_grace,
+            refresh_interval: config.refresh_interval,
         })
     }
 
@@ -601,7 +603,7 @@ impl Application {
         )
     }
 
-    /// The refresh worker: a pass every minute; any number of replicas may run it, each
+    /// The refresh worker: a pass every `refresh_interval` (a minute by default); any number of replicas may run it, each
     /// account is held by one at a time (STYLE §9).
     fn start_refresher(
         &self,
@@ -609,8 +611,9 @@ impl Application {
     ) -> tokio::task::JoinHandle<()> {
         let services = self.services.clone();
         let holder = self.worker_name();
+        let interval = self.refresh_interval;
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            let mut every = tokio::time::interval(interval);
             every.tick().await;
             while next_tick(&mut every, &mut stop).await {
                 match services.refresh_due(&holder).await {

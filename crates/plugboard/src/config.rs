@@ -47,6 +47,7 @@ struct Raw {
     webhooks_retry_base_seconds: u64,
     shutdown_drain_seconds: u64,
     shutdown_grace_seconds: u64,
+    refresh_interval_seconds: u64,
     /// `[platforms.<name>]` tables: app credentials and base URL per platform.
     platforms: BTreeMap<String, RawPlatform>,
 }
@@ -111,6 +112,7 @@ impl Default for Raw {
             webhooks_retry_base_seconds: 30,
             shutdown_drain_seconds: 5,
             shutdown_grace_seconds: 20,
+            refresh_interval_seconds: 60,
             platforms: BTreeMap::new(),
         }
     }
@@ -137,6 +139,7 @@ const KNOWN: &[&str] = &[
     "webhooks_retry_base_seconds",
     "shutdown_drain_seconds",
     "shutdown_grace_seconds",
+    "refresh_interval_seconds",
     "config",
 ];
 
@@ -167,6 +170,8 @@ pub struct Config {
     pub shutdown_drain: std::time::Duration,
     /// Then: how long in-flight requests and worker passes may take before they are cut.
     pub shutdown_grace: std::time::Duration,
+    /// How often each replica's refresh worker looks for due tokens.
+    pub refresh_interval: std::time::Duration,
     /// Platforms with app credentials or a base URL override; others are "not configured".
     pub platforms: BTreeMap<Platform, PlatformSettings>,
 }
@@ -441,6 +446,7 @@ impl Config {
                     | "webhooks_retry_base_seconds"
                     | "shutdown_drain_seconds"
                     | "shutdown_grace_seconds"
+                    | "refresh_interval_seconds"
             ) {
                 // Booleans and numbers; everything else stays text (a hex key of digits
                 // must not turn into a number).
@@ -560,6 +566,12 @@ impl Config {
                 "must be between 1 and 600",
             ));
         }
+        if !(1..=3600).contains(&raw.refresh_interval_seconds) {
+            return Err(err(
+                "PLUGBOARD_REFRESH_INTERVAL_SECONDS",
+                "must be between 1 and 3600",
+            ));
+        }
         let platforms = validate_platforms(raw.platforms)?;
         tracing_subscriber::EnvFilter::try_new(&raw.log)
             .map_err(|e| err("PLUGBOARD_LOG", e.to_string()))?;
@@ -588,6 +600,7 @@ impl Config {
             webhooks_retry_base: std::time::Duration::from_secs(raw.webhooks_retry_base_seconds),
             shutdown_drain: std::time::Duration::from_secs(raw.shutdown_drain_seconds),
             shutdown_grace: std::time::Duration::from_secs(raw.shutdown_grace_seconds),
+            refresh_interval: std::time::Duration::from_secs(raw.refresh_interval_seconds),
             platforms,
         })
     }

@@ -12,8 +12,9 @@ use serde::{Deserialize, Serialize};
 /// Job kind of one event on its way to one subscription.
 pub const DELIVER_JOB: &str = "webhook.deliver";
 
-/// How long a worker holds a dispatch or delivery job; longer than an attempt can take.
-const LEASE: Duration = Duration::seconds(120);
+/// How long a replica holds a queued event or a delivery: three times the delivery timeout,
+/// so a replica killed mid-delivery delays it by half a minute, not more.
+const LEASE: Duration = Duration::seconds(30);
 /// Jobs one pass takes at most, and deliveries it runs at once.
 const PASS_LIMIT: usize = 200;
 const CONCURRENT_DELIVERIES: usize = 8;
