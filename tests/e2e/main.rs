@@ -25,6 +25,7 @@ mod connect;
 mod connect_security;
 mod hygiene;
 mod mcp;
+mod metrics;
 mod mongodb;
 mod profiles;
 mod python_sdk;

@@ -598,6 +598,28 @@ async fn three_replicas_on_one_mongodb_share_every_flow_and_lose_nothing_to_a_si
         )
         .await;
     }
+    // The take-over shows on a survivor's /metrics.
+    let mut steals = 0.0;
+    for r in &alive {
+        let text = cluster
+            .http
+            .get(format!("{}/metrics", r.url))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        steals += text
+            .lines()
+            .find(|l| {
+                l.starts_with(r#"plugboard_lease_steals_total{lease="job:webhook.deliver"} "#)
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0);
+    }
+    assert!(steals >= 1.0, "the redelivery counted as a take-over");
     // Nothing lost: every account is still there, seen from a survivor.
     let all = cluster
         .api(alive[1], reqwest::Method::GET, "/v1/accounts", None)

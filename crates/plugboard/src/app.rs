@@ -315,6 +315,14 @@ pub fn keyring(config: &Config) -> Result<Keyring, StartError> {
 }
 
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    open_observed_store(config, Arc::new(plugboard_store::NoObserver)).await
+}
+
+/// The store, reporting operation times and lease take-overs to `observer`.
+pub async fn open_observed_store(
+    config: &Config,
+    observer: Arc<dyn plugboard_store::StoreObserver>,
+) -> Result<Arc<dyn Store>, StartError> {
     match config.store {
         StoreKind::Sqlite => {
             let path = config.data_dir.join(DB_FILE);
@@ -323,7 +331,8 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
                 .map_err(|e| StartError::Store {
                     backend: "sqlite",
                     message: format!("{}: {e}", path.display()),
-                })?;
+                })?
+                .with_observer(observer);
             Ok(Arc::new(store))
         }
         StoreKind::Mongodb => {
@@ -332,7 +341,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
                 .as_ref()
                 .map(|u| u.expose().as_str())
                 .unwrap_or_default();
-            let store = MongoStore::connect(uri, &config.mongodb_database)
+            let store = MongoStore::connect_observed(uri, &config.mongodb_database, observer)
                 .await
                 .map_err(|e| StartError::Store {
                     backend: "mongodb",
@@ -362,7 +371,8 @@ async fn services_with_clock(
     clock: Arc<dyn Clock>,
 ) -> Result<Services, StartError> {
     let keyring = keyring(config)?;
-    let store = open_store(config).await?;
+    let metrics = Arc::new(plugboard_service::metrics::ServiceMetrics::new());
+    let store = open_observed_store(config, metrics.clone()).await?;
     let retry_base = chrono::Duration::from_std(config.webhooks_retry_base)
         .unwrap_or_else(|_| chrono::Duration::seconds(30));
     let webhooks = plugboard_service::webhooks::WebhookSettings {
@@ -370,7 +380,9 @@ async fn services_with_clock(
         retry_base,
         ..Default::default()
     };
-    Ok(Services::new(store, clock, Arc::new(keyring)).with_webhooks(webhooks))
+    Ok(Services::new(store, clock, Arc::new(keyring))
+        .with_webhooks(webhooks)
+        .with_metrics(metrics))
 }
 
 pub struct Application {

@@ -10,6 +10,7 @@ mod error;
 pub mod health;
 pub mod idempotency;
 pub mod mcp;
+pub mod metrics;
 pub mod profiles;
 pub mod refresh;
 pub mod rotation;
@@ -35,6 +36,7 @@ pub struct Services {
     pub connect: Option<Arc<connect::ConnectContext>>,
     /// Webhook delivery settings and client.
     pub webhooks: Arc<webhooks::Webhooks>,
+    pub metrics: Arc<metrics::ServiceMetrics>,
 }
 
 impl Services {
@@ -45,7 +47,14 @@ impl Services {
             keyring,
             connect: None,
             webhooks: Arc::new(webhooks::Webhooks::default()),
+            metrics: Arc::new(metrics::ServiceMetrics::new()),
         }
+    }
+
+    /// The same services counting into `metrics` (shared with the store's observer).
+    pub fn with_metrics(mut self, metrics: Arc<metrics::ServiceMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The same services delivering webhooks with these settings.

@@ -9,6 +9,7 @@
 mod error;
 pub mod model;
 pub mod mongo;
+pub mod observer;
 pub mod outbox;
 mod scoped;
 pub mod sqlite;
@@ -25,6 +26,7 @@ use plugboard_core::{AccountId, ApiKeyId, OwnerId, ProfileId, Sealed, WebhookId}
 
 pub use error::{StoreError, StoreResult};
 pub use model::*;
+pub use observer::{NoObserver, StoreObserver};
 pub use scoped::Scoped;
 
 #[async_trait]
@@ -232,6 +234,8 @@ pub trait JobStore: Send + Sync {
         payload: &serde_json::Value,
         run_at: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    /// Jobs of these kinds that are queued or running (a backlog gauge).
+    async fn count_jobs(&self, kinds: &[&str]) -> StoreResult<u64>;
     /// Completes a held job and queues `event` in the same step. `false` (and nothing
     /// queued) when `holder` no longer holds the job.
     async fn complete_job_with_event(

@@ -21,6 +21,7 @@ use plugboard_platforms::{
 };
 use plugboard_store::{Account, AccountEvent, AccountUpsert, OneTimeRecord, StoreError};
 use std::collections::BTreeMap;
+use tracing::Instrument as _;
 use url::Url;
 
 /// What the platform sent to the callback URL.
@@ -82,24 +83,59 @@ impl Services {
         platform: Platform,
         input: CallbackInput,
     ) -> CallbackOutcome {
+        let timer = self
+            .metrics
+            .callback_duration
+            .with_label_values(&[platform.as_str()])
+            .start_timer();
+        let span = tracing::info_span!("connect.callback", platform = %platform, flow = tracing::field::Empty);
+        let outcome = self
+            .callback_outcome(platform, input, span.clone())
+            .instrument(span)
+            .await;
+        timer.observe_duration();
+        outcome
+    }
+
+    async fn callback_outcome(
+        &self,
+        platform: Platform,
+        input: CallbackInput,
+        span: tracing::Span,
+    ) -> CallbackOutcome {
         let session = match self.take_session(platform, input.state.as_deref()).await {
             Ok(s) => s,
-            Err(page) => return CallbackOutcome::Page(page),
+            Err(page) => {
+                self.metrics
+                    .connects_failed
+                    .with_label_values(&[platform.as_str(), "invalid_state"])
+                    .inc();
+                return CallbackOutcome::Page(page);
+            }
         };
         let (owner, record) = session;
+        if let Some(key) = record.key.as_deref() {
+            span.record("flow", super::start::flow_id(key));
+        }
         let redirect = record
             .flow
             .redirect_url
             .as_deref()
             .and_then(|r| RedirectUrl::parse(r).ok());
-        let fail = |e: ConnectError| match &redirect {
-            Some(r) => CallbackOutcome::Redirect(with_params(r, &e.params(platform))),
-            None => CallbackOutcome::Page(ResultPage {
-                success: false,
-                platform: Some(platform),
-                title: "The connection did not go through".into(),
-                message: e.message.clone(),
-            }),
+        let fail = |e: ConnectError| {
+            self.metrics
+                .connects_failed
+                .with_label_values(&[platform.as_str(), e.code])
+                .inc();
+            match &redirect {
+                Some(r) => CallbackOutcome::Redirect(with_params(r, &e.params(platform))),
+                None => CallbackOutcome::Page(ResultPage {
+                    success: false,
+                    platform: Some(platform),
+                    title: "The connection did not go through".into(),
+                    message: e.message.clone(),
+                }),
+            }
         };
         if let Some(error) = input.error.as_deref() {
             return fail(denial(
@@ -308,12 +344,21 @@ impl Services {
             Some(sealed) => Some(self.open_verifier(record, sealed).map_err(|_| internal())?),
         };
         let callback = ctx.callback_url(platform);
+        let exchange = self
+            .metrics
+            .token_exchange_duration
+            .with_label_values(&[platform.as_str()])
+            .start_timer();
         let tokens = connector
             .exchange_code(code, &callback, verifier.as_ref())
+            .instrument(tracing::info_span!("connect.exchange", platform = %platform))
             .await
-            .map_err(|e| upstream("token_exchange_failed", platform, &e))?;
+            .map_err(|e| upstream("token_exchange_failed", platform, &e));
+        exchange.observe_duration();
+        let tokens = tokens?;
         let identity = connector
             .identity(&tokens)
+            .instrument(tracing::info_span!("connect.identity", platform = %platform))
             .await
             .map_err(|e| upstream("connection_failed", platform, &e))?;
 
@@ -741,6 +786,10 @@ impl Services {
             }
             Err(e) => return Err(e.into()),
         };
+        self.metrics
+            .connects_completed
+            .with_label_values(&[platform.as_str()])
+            .inc();
         tracing::info!(platform = %platform, account = %account.id, profile = %account.profile_id, "account connected");
         Ok(account)
     }

@@ -46,6 +46,7 @@ pub(crate) struct FlowOptions {
 const X_REDIRECT_LIMIT: usize = 258;
 
 impl Services {
+    #[tracing::instrument(name = "connect.start", skip_all, fields(platform = %req.platform))]
     pub async fn start_connect(
         &self,
         caller: &Caller,
@@ -191,9 +192,21 @@ impl Services {
                 created_at: now,
             })
             .await?;
-        tracing::info!(platform = %platform, profile = %req.profile_id, headless = req.headless, "connect started");
+        let flow = flow_id(&state.hash()).to_owned();
+        self.metrics
+            .connects_started
+            .with_label_values(&[platform.as_str()])
+            .inc();
+        tracing::info!(platform = %platform, profile = %req.profile_id, headless = req.headless, flow = %flow, "connect started");
         Ok(StartedConnect { auth_url, state })
     }
+}
+
+/// A short, non-secret name for one connect flow in logs and traces (a prefix of the
+/// state's hash, which is what the store keys the session by), so a flow's start, callback
+/// and selection can be followed across requests and replicas.
+pub(crate) fn flow_id(session_key: &str) -> &str {
+    session_key.get(..12).unwrap_or(session_key)
 }
 
 pub(crate) fn verifier_context(session_key: &str) -> String {
