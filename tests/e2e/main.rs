@@ -32,6 +32,7 @@ mod python_sdk;
 mod python_sdk_connect;
 mod python_sdk_direct;
 mod python_sdk_webhooks;
+mod rate_limit;
 mod refresh;
 mod replicas;
 mod secrets;

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod pages;
 pub mod query;
+pub mod rate_limit;
 pub mod routes;
 pub mod telegram_webhook;
 
@@ -32,6 +33,7 @@ pub struct AppState {
     /// Set when the process is shutting down: `/readyz` answers 503 so load balancers stop
     /// sending before the listener closes.
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    pub rate_limiter: Arc<rate_limit::RateLimiter>,
 }
 
 #[derive(OpenApi)]
@@ -92,6 +94,8 @@ pub struct ServerOptions {
     pub shutdown_grace: std::time::Duration,
     /// Shared with whoever handles the process's signals (see [`AppState::draining`]).
     pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// Requests per minute per API key (0: no limit).
+    pub rate_limit_per_minute: u32,
 }
 
 /// Builds the HTTP server on an already bound listener.
@@ -109,6 +113,7 @@ pub fn server(
         services,
         openapi_json,
         draining: options.draining.clone(),
+        rate_limiter: Arc::new(rate_limit::RateLimiter::new(options.rate_limit_per_minute)),
     });
     let metrics = web::Data::from(metrics);
     let sandbox = options.sandbox;

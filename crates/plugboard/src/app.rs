@@ -491,6 +491,7 @@ impl Application {
                 workers: config.workers,
                 shutdown_grace: config.shutdown_grace,
                 draining: draining.clone(),
+                rate_limit_per_minute: config.rate_limit_per_minute,
             },
         )
         .map_err(|source| StartError::Listen {

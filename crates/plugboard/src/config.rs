@@ -48,6 +48,7 @@ struct Raw {
     shutdown_drain_seconds: u64,
     shutdown_grace_seconds: u64,
     refresh_interval_seconds: u64,
+    rate_limit_per_minute: u32,
     /// `[platforms.<name>]` tables: app credentials and base URL per platform.
     platforms: BTreeMap<String, RawPlatform>,
 }
@@ -113,6 +114,7 @@ impl Default for Raw {
             shutdown_drain_seconds: 5,
             shutdown_grace_seconds: 20,
             refresh_interval_seconds: 60,
+            rate_limit_per_minute: 600,
             platforms: BTreeMap::new(),
         }
     }
@@ -140,6 +142,7 @@ const KNOWN: &[&str] = &[
     "shutdown_drain_seconds",
     "shutdown_grace_seconds",
     "refresh_interval_seconds",
+    "rate_limit_per_minute",
     "config",
 ];
 
@@ -172,6 +175,8 @@ pub struct Config {
     pub shutdown_grace: std::time::Duration,
     /// How often each replica's refresh worker looks for due tokens.
     pub refresh_interval: std::time::Duration,
+    /// Requests per minute per API key, per replica; 0 turns the limit off.
+    pub rate_limit_per_minute: u32,
     /// Platforms with app credentials or a base URL override; others are "not configured".
     pub platforms: BTreeMap<Platform, PlatformSettings>,
 }
@@ -447,6 +452,7 @@ impl Config {
                     | "shutdown_drain_seconds"
                     | "shutdown_grace_seconds"
                     | "refresh_interval_seconds"
+                    | "rate_limit_per_minute"
             ) {
                 // Booleans and numbers; everything else stays text (a hex key of digits
                 // must not turn into a number).
@@ -601,6 +607,7 @@ impl Config {
             shutdown_drain: std::time::Duration::from_secs(raw.shutdown_drain_seconds),
             shutdown_grace: std::time::Duration::from_secs(raw.shutdown_grace_seconds),
             refresh_interval: std::time::Duration::from_secs(raw.refresh_interval_seconds),
+            rate_limit_per_minute: raw.rate_limit_per_minute,
             platforms,
         })
     }
