@@ -39,6 +39,7 @@ mod secrets;
 mod shutdown;
 mod telegram;
 mod tickets;
+mod traces;
 mod walk;
 mod webhook_docs;
 mod webhooks;

@@ -49,6 +49,7 @@ struct Raw {
     shutdown_grace_seconds: u64,
     refresh_interval_seconds: u64,
     rate_limit_per_minute: u32,
+    otlp_endpoint: Option<String>,
     /// `[platforms.<name>]` tables: app credentials and base URL per platform.
     platforms: BTreeMap<String, RawPlatform>,
 }
@@ -115,6 +116,7 @@ impl Default for Raw {
             shutdown_grace_seconds: 20,
             refresh_interval_seconds: 60,
             rate_limit_per_minute: 600,
+            otlp_endpoint: None,
             platforms: BTreeMap::new(),
         }
     }
@@ -143,6 +145,7 @@ const KNOWN: &[&str] = &[
     "shutdown_grace_seconds",
     "refresh_interval_seconds",
     "rate_limit_per_minute",
+    "otlp_endpoint",
     "config",
 ];
 
@@ -177,6 +180,8 @@ pub struct Config {
     pub refresh_interval: std::time::Duration,
     /// Requests per minute per API key, per replica; 0 turns the limit off.
     pub rate_limit_per_minute: u32,
+    /// An OpenTelemetry collector's OTLP/HTTP base URL; traces are exported there when set.
+    pub otlp_endpoint: Option<url::Url>,
     /// Platforms with app credentials or a base URL override; others are "not configured".
     pub platforms: BTreeMap<Platform, PlatformSettings>,
 }
@@ -578,6 +583,18 @@ impl Config {
                 "must be between 1 and 3600",
             ));
         }
+        let otlp_endpoint = match raw.otlp_endpoint.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw_url) => match url::Url::parse(raw_url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+                _ => {
+                    return Err(err(
+                        "PLUGBOARD_OTLP_ENDPOINT",
+                        "must be an absolute http(s) URL, e.g. http://collector:4318",
+                    ));
+                }
+            },
+        };
         let platforms = validate_platforms(raw.platforms)?;
         tracing_subscriber::EnvFilter::try_new(&raw.log)
             .map_err(|e| err("PLUGBOARD_LOG", e.to_string()))?;
@@ -608,6 +625,7 @@ impl Config {
             shutdown_grace: std::time::Duration::from_secs(raw.shutdown_grace_seconds),
             refresh_interval: std::time::Duration::from_secs(raw.refresh_interval_seconds),
             rate_limit_per_minute: raw.rate_limit_per_minute,
+            otlp_endpoint,
             platforms,
         })
     }

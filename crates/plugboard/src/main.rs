@@ -10,7 +10,7 @@ async fn main() -> ExitCode {
     // The fakes alone need no configuration, store or key.
     if let Some(Command::Sandbox(args)) = cli.command.take_if(|c| matches!(c, Command::Sandbox(_)))
     {
-        telemetry::init(plugboard::config::LogFormat::Text, "info");
+        let _telemetry = telemetry::init(plugboard::config::LogFormat::Text, "info", None);
         return match cli::run_sandbox(args).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -32,7 +32,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.log_format, &config.log);
+    let telemetry = telemetry::init(
+        config.log_format,
+        &config.log,
+        config.otlp_endpoint.as_ref(),
+    );
     for var in unknown_env_vars(std::env::vars()) {
         tracing::warn!(variable = %var, "unknown PLUGBOARD_* environment variable ignored");
     }
@@ -43,6 +47,7 @@ async fn main() -> ExitCode {
         Some(Command::Accounts(cmd)) => cli::run_accounts(config, cmd).await,
         Some(Command::Sandbox(_)) => Ok(()),
     };
+    telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -46,7 +46,7 @@ pub(crate) struct FlowOptions {
 const X_REDIRECT_LIMIT: usize = 258;
 
 impl Services {
-    #[tracing::instrument(name = "connect.start", skip_all, fields(platform = %req.platform))]
+    #[tracing::instrument(name = "connect.start", skip_all, fields(platform = %req.platform, flow = tracing::field::Empty))]
     pub async fn start_connect(
         &self,
         caller: &Caller,
@@ -193,6 +193,7 @@ impl Services {
             })
             .await?;
         let flow = flow_id(&state.hash()).to_owned();
+        tracing::Span::current().record("flow", flow.as_str());
         self.metrics
             .connects_started
             .with_label_values(&[platform.as_str()])
