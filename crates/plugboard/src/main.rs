@@ -29,6 +29,7 @@ async fn main() -> ExitCode {
         Some(Command::Keys(cmd)) => cli::run_keys(config, cmd).await,
         Some(Command::Profiles(cmd)) => cli::run_profiles(config, cmd).await,
         Some(Command::Accounts(cmd)) => cli::run_accounts(config, cmd).await,
+        Some(Command::Healthcheck(args)) => cli::healthcheck(&config, args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
