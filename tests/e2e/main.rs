@@ -22,6 +22,7 @@ mod bluesky_pds;
 mod browser;
 mod connect;
 mod connect_security;
+mod deploy_kits;
 mod hygiene;
 mod mcp;
 mod mongodb;
