@@ -32,9 +32,11 @@ say() { echo "build-steps: $*"; }
 fail() { echo "build-steps: FAILED: $*" >&2; exit 1; }
 
 build() {
-  say "cargo build --profile $PROFILE --locked -p plugboard"
-  # --release is --profile release; --locked refuses to build if Cargo.lock is stale.
-  cargo build --profile "$PROFILE" --locked -p plugboard
+  local profile=(--profile "$PROFILE")
+  [ "$PROFILE" = release ] && profile=(--release)
+  say "cargo build ${profile[*]} --locked -p plugboard"
+  # --locked refuses to build if Cargo.lock is stale instead of rewriting it.
+  cargo build "${profile[@]}" --locked -p plugboard
 }
 
 # The runtime image's files, relative to its root: the binary, and /data owned by the
