@@ -11,6 +11,7 @@
 use crate::binary::{plugboard, start_command};
 use crate::helpers::*;
 use plugboard::config::{Config, StoreKind, unknown_env_vars};
+use plugboard_core::Platform;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -874,11 +875,17 @@ async fn the_dashboard_queries_the_agreed_metrics_and_the_registered_ones_are_se
     let agreed: BTreeSet<&str> = METRICS.iter().map(|(n, _, _)| *n).collect();
     assert_eq!(queried, agreed, "the dashboard shows every agreed metric");
 
-    // What the server exports now, after a little traffic.
+    // What the server exports now, after a little traffic: a whole connect against the
+    // sandbox (start, consent, callback, token exchange). Metrics that only other traffic
+    // produces (refreshes, webhook deliveries, steals, 429s, circuits) need it added here
+    // when they leave NOT_YET_SERVED.
     let app = spawn_app().await;
     for path in ["/healthz", "/readyz", "/v1/profiles"] {
         app.get(path).await;
     }
+    let profile = app.default_profile().await;
+    app.connect_standard(Platform::Twitter, "", &profile, "deploy-kit")
+        .await;
     let text = app.client.get(app.url("/metrics")).send().await.unwrap();
     let text = text.text().await.unwrap();
     let mut served: BTreeMap<String, (String, BTreeSet<String>)> = BTreeMap::new();
@@ -973,10 +980,19 @@ async fn the_image_build_steps_run_as_a_script() {
     assert!(root.join("usr/local/bin/plugboard").exists());
     assert_eq!(docker_instructions("USER"), vec!["65532:65532"]);
 
-    // `--locked` builds refuse a stale Cargo.lock; check it is current without building.
+    // `--locked` builds refuse a stale Cargo.lock; check it is current without building
+    // (`cargo tree` resolves like a build, and needs only packages the tests were built with).
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
     let out = tokio::process::Command::new(cargo)
-        .args(["metadata", "--locked", "--offline", "--format-version", "1"])
+        .args([
+            "tree",
+            "--locked",
+            "--offline",
+            "-p",
+            "plugboard",
+            "--depth",
+            "0",
+        ])
         .current_dir(repo())
         .stdout(std::process::Stdio::null())
         .output()
