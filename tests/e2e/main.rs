@@ -23,6 +23,7 @@ mod browser;
 mod cluster;
 mod connect;
 mod connect_security;
+mod deploy_kits;
 mod hygiene;
 mod mcp;
 mod metrics;

@@ -46,6 +46,7 @@ async fn main() -> ExitCode {
         Some(Command::Profiles(cmd)) => cli::run_profiles(config, cmd).await,
         Some(Command::Accounts(cmd)) => cli::run_accounts(config, cmd).await,
         Some(Command::Sandbox(_)) => Ok(()),
+        Some(Command::Healthcheck(args)) => cli::healthcheck(&config, args).await,
     };
     telemetry.shutdown();
     match result {
