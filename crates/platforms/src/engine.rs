@@ -516,9 +516,12 @@ pub(crate) struct Engine {
     clock: Arc<dyn Clock>,
     token_dialect: Dialect,
     api_dialect: Dialect,
+    /// Opens after repeated failed calls, so an outage fails fast (see `resilience`).
+    breaker: crate::resilience::CircuitBreaker,
 }
 
 /// One HTTP call, before it is sent.
+#[derive(Clone)]
 pub(crate) struct Call<'a> {
     pub(crate) method: reqwest::Method,
     pub(crate) url: &'a Url,
@@ -545,6 +548,7 @@ impl Engine {
             clock,
             token_dialect,
             api_dialect,
+            breaker: Default::default(),
         })
     }
 
@@ -839,6 +843,8 @@ impl Engine {
         Ok(pages)
     }
 
+    /// Sends a call: fails fast while the platform's breaker is open, retries what is safe
+    /// to retry (see `resilience`), and tells the breaker how the call ended.
     pub(crate) async fn send(
         &self,
         call: Call<'_>,
@@ -846,6 +852,57 @@ impl Engine {
         endpoint: Endpoint,
         sent: &[&str],
     ) -> Result<(u16, Vec<u8>), ConnectorError> {
+        use crate::resilience::{Transition, backoff, should_retry};
+        if let Err(open) = self.breaker.allow(self.now()) {
+            return Err(ConnectorError::Transport(format!(
+                "{} has failed repeatedly; calls to it resume in {} s (circuit open)",
+                self.platform,
+                open.retry_in.num_seconds().max(1)
+            )));
+        }
+        let idempotent = endpoint == Endpoint::Api && call.method == reqwest::Method::GET;
+        let mut n = 1;
+        let (result, last) = loop {
+            let (result, attempt) = self.send_once(&call, dialect, endpoint, sent).await;
+            if should_retry(n, attempt, idempotent) {
+                tracing::debug!(
+                    platform = self.platform.as_str(),
+                    attempt = n,
+                    ?attempt,
+                    "platform call retried"
+                );
+                tokio::time::sleep(backoff(n)).await;
+                n += 1;
+                continue;
+            }
+            break (result, attempt);
+        };
+        match self.breaker.record(last, self.now()) {
+            Transition::Opened => tracing::warn!(
+                platform = self.platform.as_str(),
+                "platform failing: circuit open, calls fail fast for 30 s"
+            ),
+            Transition::Closed => tracing::info!(
+                platform = self.platform.as_str(),
+                "platform answering again: circuit closed"
+            ),
+            Transition::None => {}
+        }
+        result
+    }
+
+    /// One attempt, and what kind of outcome it was.
+    async fn send_once(
+        &self,
+        call: &Call<'_>,
+        dialect: Dialect,
+        endpoint: Endpoint,
+        sent: &[&str],
+    ) -> (
+        Result<(u16, Vec<u8>), ConnectorError>,
+        crate::resilience::Attempt,
+    ) {
+        use crate::resilience::Attempt;
         let where_ = Where(call.url);
         let mut builder = self
             .http
@@ -856,7 +913,10 @@ impl Engine {
                 HeaderName::from_bytes(name.as_bytes()),
                 HeaderValue::from_str(value),
             ) else {
-                return Err(malformed("a request header is not valid"));
+                return (
+                    Err(malformed("a request header is not valid")),
+                    Attempt::Status(400),
+                );
             };
             builder = builder.header(name, value);
         }
@@ -866,14 +926,25 @@ impl Engine {
         if let Some(form) = call.form {
             builder = builder.form(form);
         }
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| transport(&call.method, &where_, &e, sent))?;
+        let response = match builder.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let attempt = if e.is_connect() {
+                    Attempt::NotSent
+                } else {
+                    Attempt::Transport
+                };
+                return (Err(transport(&call.method, &where_, &e, sent)), attempt);
+            }
+        };
         let status = response.status().as_u16();
-        let body = read_body(response)
-            .await
-            .map_err(|e| e.unwrap_or_else(|e| transport(&call.method, &where_, &e, sent)))?;
+        let body = match read_body(response).await {
+            Ok(b) => b,
+            Err(e) => {
+                let error = e.unwrap_or_else(|e| transport(&call.method, &where_, &e, sent));
+                return (Err(error), Attempt::Transport);
+            }
+        };
         tracing::debug!(
             platform = self.platform.as_str(),
             method = %call.method,
@@ -882,10 +953,13 @@ impl Engine {
             "platform call"
         );
         if (200..300).contains(&status) {
-            return Ok((status, body));
+            return (Ok((status, body)), Attempt::Ok);
         }
         let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-        Err(classify(dialect, endpoint, status, &json, sent))
+        (
+            Err(classify(dialect, endpoint, status, &json, sent)),
+            Attempt::Status(status),
+        )
     }
 }
 
