@@ -360,11 +360,20 @@ async fn every_authenticated_route_rejects_missing_malformed_and_revoked_keys() 
         (Method::POST, "/v1/webhooks/test".to_owned()),
         (Method::GET, "/v1/webhooks/logs".to_owned()),
         (Method::POST, "/v1/webhooks/logs/redeliver".to_owned()),
+        (Method::POST, "/v1/oauth/tickets".to_owned()),
+        (Method::GET, "/v1/connections".to_owned()),
+        (Method::PATCH, format!("/v1/connections/{some}")),
+        (
+            Method::POST,
+            format!("/v1/connections/{some}/refresh-token"),
+        ),
     ];
     // Public by design (Zernio's "public" group): the token in the query is the capability.
     let public = [
         "/v1/connect/pending-data",
         "/v1/connect/linkedin/organizations",
+        // The ticket is the capability; the browser holds no key.
+        "/v1/oauth/{platform}/authorize",
     ];
     let openapi = app
         .client

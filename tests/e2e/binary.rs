@@ -6,7 +6,7 @@ use std::process::Stdio;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
-const BIN: &str = env!("CARGO_BIN_EXE_plugboard");
+pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_plugboard");
 
 pub(crate) fn plugboard(data_dir: &Path) -> Command {
     let mut cmd = Command::new(BIN);
@@ -39,7 +39,12 @@ pub(crate) async fn start_command(mut cmd: Command) -> (Child, String, Option<St
         while let Some(line) = lines.next_line().await.unwrap() {
             let line = line.trim().to_owned();
             if let Some(u) = line.strip_prefix("Plugboard is running at ") {
-                url = Some(u.trim_end_matches('/').to_owned());
+                url.get_or_insert_with(|| u.trim_end_matches('/').to_owned());
+            }
+            // Where this process listens, which differs from the public URL behind a
+            // load balancer.
+            if let Some(a) = line.strip_prefix("listening on: ") {
+                url = Some(format!("http://{}", a.trim()));
             }
             if line.starts_with("sk_") {
                 key = Some(line.clone());

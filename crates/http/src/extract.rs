@@ -6,7 +6,7 @@ use crate::error::ApiError;
 use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::StatusCode;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use futures::future::LocalBoxFuture;
 use plugboard_service::Caller;
 
@@ -19,6 +19,7 @@ impl FromRequest for Auth {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
+        let request = Some(req.clone());
         let header = req
             .headers()
             .get(actix_web::http::header::AUTHORIZATION)
@@ -39,6 +40,25 @@ impl FromRequest for Auth {
                 return Err(malformed());
             }
             let caller = state.services.authenticate(key.trim()).await?;
+            let now = state.services.clock.now().timestamp_millis();
+            if let Some(info) = state.rate_limiter.check(caller.key_id.as_str(), now) {
+                // The response middleware turns it into the X-RateLimit-* headers.
+                if let Some(r) = &request {
+                    r.extensions_mut().insert(info);
+                }
+                if !info.allowed {
+                    state.services.metrics.rate_limited.inc();
+                    tracing::info!(key_id = %caller.key_id, "rate limit exceeded");
+                    return Err(ApiError::new(
+                        StatusCode::TOO_MANY_REQUESTS,
+                        "rate_limit_exceeded",
+                        format!(
+                            "Rate limit exceeded: {} requests per minute for this API key; retry after the time in X-RateLimit-Reset",
+                            info.limit
+                        ),
+                    ));
+                }
+            }
             Ok(Auth(caller))
         })
     }

@@ -9,6 +9,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod pages;
 pub mod query;
+pub mod rate_limit;
 pub mod routes;
 pub mod telegram_webhook;
 
@@ -29,6 +30,10 @@ pub use metrics::Metrics;
 pub struct AppState {
     pub services: Services,
     pub openapi_json: Arc<String>,
+    /// Set when the process is shutting down: `/readyz` answers 503 so load balancers stop
+    /// sending before the listener closes.
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
+    pub rate_limiter: Arc<rate_limit::RateLimiter>,
 }
 
 #[derive(OpenApi)]
@@ -85,6 +90,12 @@ pub struct ServerOptions {
     /// Extra routes mounted at `/sandbox` (the built-in fake platforms), when enabled.
     pub sandbox: Option<fn(&mut web::ServiceConfig)>,
     pub workers: Option<usize>,
+    /// How long a graceful stop waits for in-flight requests.
+    pub shutdown_grace: std::time::Duration,
+    /// Shared with whoever handles the process's signals (see [`AppState::draining`]).
+    pub draining: Arc<std::sync::atomic::AtomicBool>,
+    /// Requests per minute per API key (0: no limit).
+    pub rate_limit_per_minute: u32,
 }
 
 /// Builds the HTTP server on an already bound listener.
@@ -101,6 +112,8 @@ pub fn server(
     let state = web::Data::new(AppState {
         services,
         openapi_json,
+        draining: options.draining.clone(),
+        rate_limiter: Arc::new(rate_limit::RateLimiter::new(options.rate_limit_per_minute)),
     });
     let metrics = web::Data::from(metrics);
     let sandbox = options.sandbox;
@@ -125,7 +138,9 @@ pub fn server(
         };
         app.default_service(web::to(unknown_route))
     })
-    .shutdown_timeout(10);
+    // The application handles SIGTERM itself: readiness turns first, then a graceful stop.
+    .disable_signals()
+    .shutdown_timeout(options.shutdown_grace.as_secs().max(1));
     if let Some(w) = options.workers {
         http = http.workers(w);
     }

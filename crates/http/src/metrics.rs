@@ -47,8 +47,15 @@ impl Metrics {
     }
 
     pub fn render(&self) -> String {
+        self.render_with(&[])
+    }
+
+    /// The HTTP metrics and `more` (the service's), in Prometheus' text format.
+    pub fn render_with(&self, more: &[prometheus::proto::MetricFamily]) -> String {
+        let mut families = self.registry.gather();
+        families.extend_from_slice(more);
         let mut buf = Vec::new();
-        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buf);
+        let _ = TextEncoder::new().encode(&families, &mut buf);
         String::from_utf8(buf).unwrap_or_default()
     }
 }

@@ -58,6 +58,9 @@ pub async fn observe(
     strip_api_prefix(&mut req);
     req.extensions_mut().insert(RequestId(id.clone()));
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let clock = req
+        .app_data::<web::Data<crate::AppState>>()
+        .map(|s| s.services.clock.clone());
     let method = req.method().to_string();
     let path = req.path().to_owned();
     let span = tracing::info_span!("request", request_id = %id, %method, %path);
@@ -86,9 +89,35 @@ pub async fn observe(
                 "request completed"
             );
         }
+        let limit = res
+            .request()
+            .extensions()
+            .get::<crate::rate_limit::RateLimitInfo>()
+            .copied();
         let headers = res.headers_mut();
         if let Ok(v) = HeaderValue::from_str(&id) {
             headers.insert(REQUEST_ID, v);
+        }
+        if let Some(l) = limit {
+            for (name, value) in [
+                ("x-ratelimit-limit", l.limit.to_string()),
+                ("x-ratelimit-remaining", l.remaining.to_string()),
+                ("x-ratelimit-reset", l.reset.to_string()),
+            ] {
+                if let Ok(v) = HeaderValue::from_str(&value) {
+                    headers.insert(HeaderName::from_static(name), v);
+                }
+            }
+            if !l.allowed {
+                let now = clock
+                    .as_ref()
+                    .map(|c| c.now().timestamp_millis())
+                    .unwrap_or(0);
+                let wait = ((l.reset * 1000 - now + 999) / 1000).max(1);
+                if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
+                    headers.insert(HeaderName::from_static("retry-after"), v);
+                }
+            }
         }
         headers.insert(
             HeaderName::from_static("x-content-type-options"),

@@ -530,11 +530,14 @@ pub(crate) struct Engine {
     clock: Arc<dyn Clock>,
     token_dialect: Dialect,
     api_dialect: Dialect,
+    /// Opens after repeated failed calls, so an outage fails fast (see `resilience`).
+    breaker: crate::resilience::CircuitBreaker,
     /// The platform's cost units per API method, where it has them.
     costs: Option<&'static CostTable>,
 }
 
 /// One HTTP call, before it is sent.
+#[derive(Clone)]
 pub(crate) struct Call<'a> {
     pub(crate) method: reqwest::Method,
     pub(crate) url: &'a Url,
@@ -561,6 +564,7 @@ impl Engine {
             clock,
             token_dialect,
             api_dialect,
+            breaker: Default::default(),
             costs: None,
         })
     }
@@ -890,6 +894,8 @@ impl Engine {
         Ok(pages)
     }
 
+    /// Sends a call: fails fast while the platform's breaker is open, retries what is safe
+    /// to retry (see `resilience`), and tells the breaker how the call ended.
     pub(crate) async fn send(
         &self,
         call: Call<'_>,
@@ -897,6 +903,60 @@ impl Engine {
         endpoint: Endpoint,
         sent: &[&str],
     ) -> Result<(u16, Vec<u8>), ConnectorError> {
+        use crate::resilience::{Transition, backoff, should_retry};
+        if let Err(open) = self.breaker.allow(self.now()) {
+            return Err(ConnectorError::Transport(format!(
+                "{} has failed repeatedly; calls to it resume in {} s (circuit open)",
+                self.platform,
+                open.retry_in.num_seconds().max(1)
+            )));
+        }
+        let idempotent = endpoint == Endpoint::Api && call.method == reqwest::Method::GET;
+        let mut n = 1;
+        let (result, last) = loop {
+            let (result, attempt) = self.send_once(&call, dialect, endpoint, sent).await;
+            // A quota refusal is not retried: its reset is minutes or hours away, and every
+            // attempt would be counted against the quota again.
+            let refused = matches!(result, Err(ConnectorError::QuotaExceeded { .. }));
+            if !refused && should_retry(n, attempt, idempotent) {
+                tracing::debug!(
+                    platform = self.platform.as_str(),
+                    attempt = n,
+                    ?attempt,
+                    "platform call retried"
+                );
+                tokio::time::sleep(backoff(n)).await;
+                n += 1;
+                continue;
+            }
+            break (result, attempt);
+        };
+        match self.breaker.record(last, self.now()) {
+            Transition::Opened => tracing::warn!(
+                platform = self.platform.as_str(),
+                "platform failing: circuit open, calls fail fast for 30 s"
+            ),
+            Transition::Closed => tracing::info!(
+                platform = self.platform.as_str(),
+                "platform answering again: circuit closed"
+            ),
+            Transition::None => {}
+        }
+        result
+    }
+
+    /// One attempt, and what kind of outcome it was.
+    async fn send_once(
+        &self,
+        call: &Call<'_>,
+        dialect: Dialect,
+        endpoint: Endpoint,
+        sent: &[&str],
+    ) -> (
+        Result<(u16, Vec<u8>), ConnectorError>,
+        crate::resilience::Attempt,
+    ) {
+        use crate::resilience::Attempt;
         let where_ = Where(call.url);
         let mut builder = self
             .http
@@ -907,7 +967,10 @@ impl Engine {
                 HeaderName::from_bytes(name.as_bytes()),
                 HeaderValue::from_str(value),
             ) else {
-                return Err(malformed("a request header is not valid"));
+                return (
+                    Err(malformed("a request header is not valid")),
+                    Attempt::Status(400),
+                );
             };
             builder = builder.header(name, value);
         }
@@ -917,20 +980,30 @@ impl Engine {
         if let Some(form) = call.form {
             builder = builder.form(form);
         }
-        // A call that got no answer is not counted: nothing says the platform saw it.
-        let response = builder
-            .send()
-            .await
-            .map_err(|e| transport(&call.method, &where_, &e, sent))?;
+        // An attempt that got no answer is not counted: nothing says the platform saw it.
+        let response = match builder.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                let attempt = if e.is_connect() {
+                    Attempt::NotSent
+                } else {
+                    Attempt::Transport
+                };
+                return (Err(transport(&call.method, &where_, &e, sent)), attempt);
+            }
+        };
         let status = response.status().as_u16();
         let now = self.now();
         let usage = UsageSnapshot::from_headers(dialect.family(), response.headers(), now);
-        let outcome = match read_body(response).await {
-            Err(e) => Err(e.unwrap_or_else(|e| transport(&call.method, &where_, &e, sent))),
-            Ok(body) if (200..300).contains(&status) => Ok((status, body)),
+        let (outcome, attempt) = match read_body(response).await {
+            Err(e) => (
+                Err(e.unwrap_or_else(|e| transport(&call.method, &where_, &e, sent))),
+                Attempt::Transport,
+            ),
+            Ok(body) if (200..300).contains(&status) => (Ok((status, body)), Attempt::Ok),
             Ok(body) => {
                 let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                Err(
+                let error =
                     usage::quota_error(dialect.family(), status, &json, &usage, now, || {
                         clean(
                             describe(&json)
@@ -939,8 +1012,8 @@ impl Engine {
                             sent,
                         )
                     })
-                    .unwrap_or_else(|| classify(dialect, endpoint, status, &json, sent)),
-                )
+                    .unwrap_or_else(|| classify(dialect, endpoint, status, &json, sent));
+                (Err(error), Attempt::Status(status))
             }
         };
         let (name, units) = self.cost_of(&call.method, call.url, endpoint);
@@ -972,7 +1045,7 @@ impl Engine {
                 at: now,
             })
             .await;
-        outcome
+        (outcome, attempt)
     }
 }
 

@@ -9,6 +9,7 @@ pub mod connector;
 mod engine;
 pub mod pkce;
 mod registry;
+pub mod resilience;
 pub mod spec;
 pub mod token;
 pub mod usage;

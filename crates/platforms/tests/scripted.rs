@@ -446,3 +446,81 @@ async fn an_answer_that_is_not_json_is_malformed_and_not_echoed() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn an_api_read_that_fails_transiently_is_retried_and_then_succeeds() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let seen = calls.clone();
+    let server = Scripted::start(move |_| {
+        if seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            (503, json!({"error": {"message": "try later"}}))
+        } else {
+            (
+                200,
+                json!({"items": [{"id": "b1", "name": "B", "privacy": "PUBLIC"}]}),
+            )
+        }
+    });
+    let c = scripted_connector(Platform::Pinterest, Flavor::Standard, &server);
+    let boards = c
+        .destinations(&tokens("pina", &[]), &Identity::default())
+        .await
+        .unwrap();
+    assert_eq!(boards.len(), 1);
+    assert_eq!(server.requests().len(), 2, "one failure, one retry");
+}
+
+#[tokio::test]
+async fn a_platform_failing_repeatedly_opens_the_circuit_and_then_calls_fail_fast() {
+    let server = Scripted::start(|_| (502, json!({"error": "bad gateway"})));
+    let c = scripted_connector(Platform::Pinterest, Flavor::Standard, &server);
+    for _ in 0..plugboard_platforms::resilience::FAILURE_THRESHOLD {
+        let e = c
+            .destinations(&tokens("pina", &[]), &Identity::default())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e, ConnectorError::Platform { status: 502, .. }),
+            "{e:?}"
+        );
+    }
+    let sent = server.requests().len();
+    assert_eq!(
+        sent,
+        3 * plugboard_platforms::resilience::FAILURE_THRESHOLD as usize,
+        "each failed read was tried three times"
+    );
+    let e = c
+        .destinations(&tokens("pina", &[]), &Identity::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ConnectorError::Transport(m) if m.contains("circuit open")),
+        "{e:?}"
+    );
+    assert_eq!(
+        server.requests().len(),
+        sent,
+        "the open circuit sent nothing"
+    );
+}
+
+#[tokio::test]
+async fn a_token_call_that_reached_the_platform_is_not_retried() {
+    let server = Scripted::start(|_| (503, json!({"error": "temporarily_unavailable"})));
+    let c = scripted_connector(Platform::Pinterest, Flavor::Standard, &server);
+    let e = c
+        .exchange_code(
+            "code-1",
+            "https://pb.example/connect/pinterest/callback",
+            None,
+        )
+        .await
+        .unwrap_err();
+    assert!(!matches!(e, ConnectorError::Transport(_)), "{e:?}");
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "a code may be spent: never sent twice"
+    );
+}

@@ -199,6 +199,11 @@ async fn x_rate_limit_headers_are_reported_and_its_429_names_the_reset() {
         })
     );
     assert_eq!(calls[0].endpoint, "GET /2/users/me");
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "a quota refusal is not retried, though a GET's 429 otherwise is"
+    );
 }
 
 #[tokio::test]

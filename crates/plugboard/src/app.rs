@@ -321,6 +321,14 @@ pub fn keyring(config: &Config) -> Result<Keyring, StartError> {
 }
 
 pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
+    open_observed_store(config, Arc::new(plugboard_store::NoObserver)).await
+}
+
+/// The store, reporting operation times and lease take-overs to `observer`.
+pub async fn open_observed_store(
+    config: &Config,
+    observer: Arc<dyn plugboard_store::StoreObserver>,
+) -> Result<Arc<dyn Store>, StartError> {
     match config.store {
         StoreKind::Sqlite => {
             let path = config.data_dir.join(DB_FILE);
@@ -329,7 +337,8 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
                 .map_err(|e| StartError::Store {
                     backend: "sqlite",
                     message: format!("{}: {e}", path.display()),
-                })?;
+                })?
+                .with_observer(observer);
             Ok(Arc::new(store))
         }
         StoreKind::Mongodb => {
@@ -338,7 +347,7 @@ pub async fn open_store(config: &Config) -> Result<Arc<dyn Store>, StartError> {
                 .as_ref()
                 .map(|u| u.expose().as_str())
                 .unwrap_or_default();
-            let store = MongoStore::connect(uri, &config.mongodb_database)
+            let store = MongoStore::connect_observed(uri, &config.mongodb_database, observer)
                 .await
                 .map_err(|e| StartError::Store {
                     backend: "mongodb",
@@ -368,7 +377,8 @@ async fn services_with_clock(
     clock: Arc<dyn Clock>,
 ) -> Result<Services, StartError> {
     let keyring = keyring(config)?;
-    let store = open_store(config).await?;
+    let metrics = Arc::new(plugboard_service::metrics::ServiceMetrics::new());
+    let store = open_observed_store(config, metrics.clone()).await?;
     let retry_base = chrono::Duration::from_std(config.webhooks_retry_base)
         .unwrap_or_else(|_| chrono::Duration::seconds(30));
     let webhooks = plugboard_service::webhooks::WebhookSettings {
@@ -381,6 +391,7 @@ async fn services_with_clock(
     };
     Ok(Services::new(store, clock, Arc::new(keyring))
         .with_webhooks(webhooks)
+        .with_metrics(metrics)
         .with_quota(quota))
 }
 
@@ -391,6 +402,56 @@ pub struct Application {
     services: Services,
     bootstrap: Bootstrap,
     sandbox: bool,
+    draining: Arc<std::sync::atomic::AtomicBool>,
+    shutdown_drain: std::time::Duration,
+    shutdown_grace: std::time::Duration,
+    refresh_interval: std::time::Duration,
+}
+
+/// Which signal asked the process to stop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum StopSignal {
+    /// SIGTERM: an orchestrator; drain first.
+    Terminate,
+    /// SIGINT: a person at a terminal; no drain.
+    Interrupt,
+}
+
+async fn stop_signal() -> StopSignal {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => return StopSignal::Terminate,
+                    _ = tokio::signal::ctrl_c() => return StopSignal::Interrupt,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM; only Ctrl-C stops gracefully")
+            }
+        }
+    }
+    if let Err(e) = tokio::signal::ctrl_c().await {
+        tracing::warn!(error = %e, "cannot listen for Ctrl-C");
+        std::future::pending::<()>().await;
+    }
+    StopSignal::Interrupt
+}
+
+/// Waits for a worker's tick, or for the stop; `false` when it is time to stop.
+async fn next_tick(
+    every: &mut tokio::time::Interval,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> bool {
+    if *stop.borrow() {
+        return false;
+    }
+    tokio::select! {
+        _ = every.tick() => true,
+        _ = stop.changed() => false,
+    }
 }
 
 impl Application {
@@ -429,6 +490,7 @@ impl Application {
             services.clock.clone(),
             services.usage_sink(),
         )?);
+        let draining = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let server = plugboard_http::server(
             services.clone(),
             metrics,
@@ -438,6 +500,9 @@ impl Application {
                     .sandbox
                     .then_some(plugboard_sandbox::configure as fn(&mut _)),
                 workers: config.workers,
+                shutdown_grace: config.shutdown_grace,
+                draining: draining.clone(),
+                rate_limit_per_minute: config.rate_limit_per_minute,
             },
         )
         .map_err(|source| StartError::Listen {
@@ -452,6 +517,10 @@ impl Application {
             services,
             bootstrap,
             sandbox: config.sandbox,
+            draining,
+            shutdown_drain: config.shutdown_drain,
+            shutdown_grace: config.shutdown_grace,
+            refresh_interval: config.refresh_interval,
         })
     }
 
@@ -479,29 +548,73 @@ impl Application {
         self.sandbox
     }
 
+    /// Serves until SIGTERM or Ctrl-C, then stops gracefully: `/readyz` turns 503, (on
+    /// SIGTERM) the drain period passes, the listener closes while in-flight requests
+    /// finish, worker passes in progress finish, and the Telegram poller's lease is given
+    /// back — all within the grace period.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        let telegram = self.start_telegram();
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let telegram = self.start_telegram(stop_rx.clone());
         let services = self.services.clone();
+        let mut sweep_stop = stop_rx.clone();
         let sweeper = tokio::spawn(async move {
             let mut every = tokio::time::interval(plugboard_service::sweeper::SWEEP_EVERY);
             // The first tick is immediate; nothing is stale at start.
             every.tick().await;
-            loop {
-                every.tick().await;
+            while next_tick(&mut every, &mut sweep_stop).await {
                 if let Err(e) = services.sweep_flows(services.clock.now()).await {
                     tracing::warn!(error = %e, "sweeping expired connect records failed");
                 }
             }
         });
-        let refresher = self.start_refresher();
-        let deliverer = self.start_job_workers();
+        let refresher = self.start_refresher(stop_rx.clone());
+        let deliverer = self.start_job_workers(stop_rx);
+        let handle = self.server.handle();
+        let draining = self.draining.clone();
+        let drain = self.shutdown_drain;
+        let signals = tokio::spawn(async move {
+            let signal = stop_signal().await;
+            tracing::info!(?signal, "shutting down: not ready any more");
+            draining.store(true, std::sync::atomic::Ordering::SeqCst);
+            if signal == StopSignal::Terminate && !drain.is_zero() {
+                tokio::time::sleep(drain).await;
+            }
+            tracing::info!("shutting down: listener closed, finishing in-flight requests");
+            handle.stop(true).await;
+        });
         let result = self.server.await;
-        sweeper.abort();
-        refresher.abort();
-        deliverer.abort();
-        if let Some(t) = telegram {
-            t.abort();
+        signals.abort();
+        let _ = stop_tx.send(true);
+        let deadline = tokio::time::Instant::now() + self.shutdown_grace;
+        let mut workers = vec![
+            ("sweeper", sweeper),
+            ("refresher", refresher),
+            ("job workers", deliverer),
+        ];
+        let mut poller_holder = None;
+        if let Some((task, holder)) = telegram {
+            workers.push(("telegram", task));
+            poller_holder = holder;
         }
+        for (name, mut task) in workers {
+            if tokio::time::timeout_at(deadline, &mut task).await.is_err() {
+                tracing::warn!(
+                    worker = name,
+                    "worker did not finish within the grace period; cut"
+                );
+                task.abort();
+            }
+        }
+        if let Some(holder) = poller_holder
+            && let Err(e) = self
+                .services
+                .store
+                .release_lease(plugboard_service::connect::POLLER_LEASE, &holder)
+                .await
+        {
+            tracing::warn!(error = %e, "cannot release the Telegram poller lease; it runs out on its own");
+        }
+        tracing::info!("stopped");
         result
     }
 
@@ -514,16 +627,19 @@ impl Application {
         )
     }
 
-    /// The refresh worker: a pass every minute; any number of replicas may run it, each
+    /// The refresh worker: a pass every `refresh_interval` (a minute by default); any number of replicas may run it, each
     /// account is held by one at a time (STYLE §9).
-    fn start_refresher(&self) -> tokio::task::JoinHandle<()> {
+    fn start_refresher(
+        &self,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
         let services = self.services.clone();
         let holder = self.worker_name();
+        let interval = self.refresh_interval;
         tokio::spawn(async move {
-            let mut every = tokio::time::interval(std::time::Duration::from_secs(60));
+            let mut every = tokio::time::interval(interval);
             every.tick().await;
-            loop {
-                every.tick().await;
+            while next_tick(&mut every, &mut stop).await {
                 match services.refresh_due(&holder).await {
                     Ok(pass) if pass != Default::default() => {
                         tracing::info!(
@@ -544,14 +660,16 @@ impl Application {
     /// The job workers: Meta ads initial syncs, then webhook fan-out and delivery; a pass
     /// every second, so an event reaches its receivers about a second after the change.
     /// Any number of replicas may run them (every job is held by one at a time).
-    fn start_job_workers(&self) -> tokio::task::JoinHandle<()> {
+    fn start_job_workers(
+        &self,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
         let services = self.services.clone();
         let holder = self.worker_name();
         tokio::spawn(async move {
             let mut every = tokio::time::interval(std::time::Duration::from_secs(1));
             every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                every.tick().await;
+            while next_tick(&mut every, &mut stop).await {
                 if let Err(e) = services.run_ads_syncs(&holder).await {
                     tracing::warn!(error = %e, "ads sync pass failed");
                 }
@@ -577,7 +695,11 @@ impl Application {
 
     /// The Telegram bot's update intake: register the webhook, or run the poller loop
     /// (which only polls while this replica holds the poller lease).
-    fn start_telegram(&self) -> Option<tokio::task::JoinHandle<()>> {
+    /// Returns the task and, for the poller, the holder name of its lease.
+    fn start_telegram(
+        &self,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) -> Option<(tokio::task::JoinHandle<()>, Option<String>)> {
         let tg = self.services.connect.as_ref()?.telegram.clone()?;
         let services = self.services.clone();
         if tg.webhook {
@@ -586,31 +708,45 @@ impl Application {
                 self.public_url.as_str().trim_end_matches('/')
             ))
             .ok()?;
-            return Some(tokio::spawn(async move {
+            let task = tokio::spawn(async move {
                 match tg.bot.set_webhook(&url, &tg.webhook_secret).await {
                     Ok(()) => tracing::info!(url = %url, "Telegram webhook registered"),
                     Err(e) => tracing::error!(error = %e, "cannot register the Telegram webhook"),
                 }
-            }));
+            });
+            return Some((task, None));
         }
         let poller = plugboard_service::connect::TelegramPoller::new(format!(
             "{}-{}",
             self.addr,
             plugboard_core::new_object_id(services.clock.now().timestamp())
         ));
-        Some(tokio::spawn(async move {
+        let holder = poller.holder.clone();
+        let task = tokio::spawn(async move {
+            let pause = std::time::Duration::from_secs(5);
             loop {
-                match services.telegram_poll_once(&poller, 10).await {
-                    Ok(Some(_)) => {}
+                // A long poll in flight is dropped on stop: unconfirmed updates come again
+                // to the next poller.
+                let polled = tokio::select! {
+                    r = services.telegram_poll_once(&poller, 10) => r,
+                    _ = stop.changed() => return,
+                };
+                let wait = match polled {
+                    Ok(Some(_)) => continue,
                     // Another replica polls; look again before its lease could run out.
-                    Ok(None) => tokio::time::sleep(std::time::Duration::from_secs(5)).await,
+                    Ok(None) => pause,
                     Err(e) => {
                         tracing::warn!(error = %e, "Telegram polling failed");
-                        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+                        pause
                     }
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = stop.changed() => return,
                 }
             }
-        }))
+        });
+        Some((task, Some(holder)))
     }
 }
 

@@ -1,4 +1,4 @@
-//! Command line: `plugboard serve | keys | profiles | accounts`.
+//! Command line: `plugboard serve | keys | profiles | accounts | healthcheck`.
 
 use crate::app::{self, Application, KEY_FILE};
 use crate::config::{Config, StoreKind};
@@ -37,6 +37,54 @@ pub enum Command {
     /// List connected accounts.
     #[command(subcommand)]
     Accounts(AccountsCommand),
+    /// Serve only the fake platforms, at `/sandbox` (point replicas' platform base URLs at
+    /// it, as a deployment points at the real platforms).
+    Sandbox(SandboxArgs),
+    /// Ask the running server whether it is healthy: exit 0 when `/healthz` (or `/readyz`)
+    /// answers 200, 1 otherwise. For container health checks in images without curl.
+    Healthcheck(HealthcheckArgs),
+}
+
+#[derive(Args, Debug, Default)]
+pub struct HealthcheckArgs {
+    /// Check `/readyz` (the store answers) instead of `/healthz` (the process serves HTTP).
+    #[arg(long)]
+    pub ready: bool,
+    /// The server's base URL, e.g. http://127.0.0.1:8080 (default: derived from
+    /// PLUGBOARD_LISTEN, with a wildcard address replaced by loopback).
+    #[arg(long)]
+    pub url: Option<url::Url>,
+    /// Seconds to wait for the answer.
+    #[arg(long, default_value_t = 5)]
+    pub timeout: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct SandboxArgs {
+    /// Address to listen on, host:port (port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub listen: String,
+}
+
+/// `plugboard sandbox`: the fakes alone, with no store. Prints where they are, then serves
+/// until stopped.
+pub async fn run_sandbox(args: SandboxArgs) -> Result<(), CliError> {
+    let listener = std::net::TcpListener::bind(&args.listen)
+        .map_err(|e| CliError::Failed(format!("cannot listen on {}: {e}", args.listen)))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| CliError::Failed(e.to_string()))?;
+    let server = actix_web::HttpServer::new(|| {
+        actix_web::App::new()
+            .service(actix_web::web::scope("/sandbox").configure(plugboard_sandbox::configure))
+    })
+    .listen(listener)
+    .map_err(|e| CliError::Failed(e.to_string()))?
+    .run();
+    println!(
+        "\nPlugboard sandbox is running at http://{addr}/sandbox\n\n  Press Ctrl-C to stop.\n"
+    );
+    server.await.map_err(|e| CliError::Failed(e.to_string()))
 }
 
 #[derive(Args, Debug, Default)]
@@ -156,7 +204,8 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
     let url = app.public_url().clone();
     let boot = app.bootstrap();
     let mut banner = format!(
-        "\nPlugboard is running at {url}\n  store: {}",
+        "\nPlugboard is running at {url}\n  listening on: {}\n  store: {}",
+        app.local_addr(),
         app.services().store.backend_name()
     );
     if app.sandbox() {
@@ -179,6 +228,56 @@ pub async fn serve(config: Config) -> Result<(), CliError> {
     app.run_until_stopped()
         .await
         .map_err(|e| CliError::Failed(e.to_string()))
+}
+
+/// Where `plugboard healthcheck` finds the server listening on `listen`: the same address,
+/// or loopback when it listens on every interface.
+pub fn healthcheck_base(listen: std::net::SocketAddr) -> Result<url::Url, CliError> {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+    if listen.port() == 0 {
+        return Err(CliError::Failed(
+            "healthcheck: PLUGBOARD_LISTEN has port 0 (a free port chosen at start); pass --url"
+                .into(),
+        ));
+    }
+    let ip = match listen.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    let addr = std::net::SocketAddr::new(ip, listen.port());
+    url::Url::parse(&format!("http://{addr}/"))
+        .map_err(|e| CliError::Failed(format!("healthcheck: {addr}: {e}")))
+}
+
+/// `plugboard healthcheck`: one GET, no redirects followed; 200 is healthy.
+pub async fn healthcheck(config: &Config, args: HealthcheckArgs) -> Result<(), CliError> {
+    let base = match args.url {
+        Some(u) => u,
+        None => healthcheck_base(config.listen)?,
+    };
+    let path = if args.ready { "readyz" } else { "healthz" };
+    let url = base
+        .join(path)
+        .map_err(|e| CliError::Failed(format!("healthcheck: {base}: {e}")))?;
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(args.timeout.max(1)))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| CliError::Failed(format!("healthcheck: {e}")))?;
+    let status = client
+        .get(url.clone())
+        .send()
+        .await
+        .map_err(|e| CliError::Failed(format!("healthcheck: {url}: {e}")))?
+        .status();
+    if status != reqwest::StatusCode::OK {
+        return Err(CliError::Failed(format!(
+            "healthcheck: {url} answered {status}"
+        )));
+    }
+    println!("ok: {url} answered {status}");
+    Ok(())
 }
 
 async fn cli_services(config: &Config) -> Result<(Services, plugboard_core::OwnerId), CliError> {
@@ -361,4 +460,19 @@ pub async fn run_accounts(config: Config, cmd: AccountsCommand) -> Result<(), Cl
         );
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn healthcheck_targets_loopback_when_listening_everywhere() {
+        let base = |listen: &str| healthcheck_base(listen.parse().unwrap()).map(|u| u.to_string());
+        assert_eq!(base("0.0.0.0:8080").unwrap(), "http://127.0.0.1:8080/");
+        assert_eq!(base("[::]:9000").unwrap(), "http://[::1]:9000/");
+        assert_eq!(base("10.1.2.3:8080").unwrap(), "http://10.1.2.3:8080/");
+        let e = base("127.0.0.1:0").unwrap_err().to_string();
+        assert!(e.contains("--url"), "{e}");
+    }
 }

@@ -45,6 +45,11 @@ struct Raw {
     workers: Option<usize>,
     webhooks_allow_private: bool,
     webhooks_retry_base_seconds: u64,
+    shutdown_drain_seconds: u64,
+    shutdown_grace_seconds: u64,
+    refresh_interval_seconds: u64,
+    rate_limit_per_minute: u32,
+    otlp_endpoint: Option<String>,
     /// `[platforms.<name>]` tables: app credentials and base URL per platform.
     platforms: BTreeMap<String, RawPlatform>,
 }
@@ -118,6 +123,11 @@ impl Default for Raw {
             workers: None,
             webhooks_allow_private: false,
             webhooks_retry_base_seconds: 30,
+            shutdown_drain_seconds: 5,
+            shutdown_grace_seconds: 20,
+            refresh_interval_seconds: 60,
+            rate_limit_per_minute: 600,
+            otlp_endpoint: None,
             platforms: BTreeMap::new(),
         }
     }
@@ -142,6 +152,11 @@ const KNOWN: &[&str] = &[
     "workers",
     "webhooks_allow_private",
     "webhooks_retry_base_seconds",
+    "shutdown_drain_seconds",
+    "shutdown_grace_seconds",
+    "refresh_interval_seconds",
+    "rate_limit_per_minute",
+    "otlp_endpoint",
     "config",
 ];
 
@@ -167,6 +182,17 @@ pub struct Config {
     /// The wait after a failed webhook delivery, doubled per further failure (capped at an
     /// hour).
     pub webhooks_retry_base: std::time::Duration,
+    /// On SIGTERM: how long `/readyz` answers 503 (so load balancers stop sending) before
+    /// the listener closes.
+    pub shutdown_drain: std::time::Duration,
+    /// Then: how long in-flight requests and worker passes may take before they are cut.
+    pub shutdown_grace: std::time::Duration,
+    /// How often each replica's refresh worker looks for due tokens.
+    pub refresh_interval: std::time::Duration,
+    /// Requests per minute per API key, per replica; 0 turns the limit off.
+    pub rate_limit_per_minute: u32,
+    /// An OpenTelemetry collector's OTLP/HTTP base URL; traces are exported there when set.
+    pub otlp_endpoint: Option<url::Url>,
     /// Platforms with app credentials or a base URL override; others are "not configured".
     pub platforms: BTreeMap<Platform, PlatformSettings>,
     /// Each platform app's daily API limit in the platform's measure (YouTube units, Meta
@@ -498,7 +524,14 @@ impl Config {
                 )
             } else if matches!(
                 key.as_str(),
-                "sandbox" | "workers" | "webhooks_allow_private" | "webhooks_retry_base_seconds"
+                "sandbox"
+                    | "workers"
+                    | "webhooks_allow_private"
+                    | "webhooks_retry_base_seconds"
+                    | "shutdown_drain_seconds"
+                    | "shutdown_grace_seconds"
+                    | "refresh_interval_seconds"
+                    | "rate_limit_per_minute"
             ) {
                 // Booleans and numbers; everything else stays text (a hex key of digits
                 // must not turn into a number).
@@ -606,6 +639,36 @@ impl Config {
                 "must be between 1 and 3600",
             ));
         }
+        if raw.shutdown_drain_seconds > 300 {
+            return Err(err(
+                "PLUGBOARD_SHUTDOWN_DRAIN_SECONDS",
+                "must be between 0 and 300",
+            ));
+        }
+        if !(1..=600).contains(&raw.shutdown_grace_seconds) {
+            return Err(err(
+                "PLUGBOARD_SHUTDOWN_GRACE_SECONDS",
+                "must be between 1 and 600",
+            ));
+        }
+        if !(1..=3600).contains(&raw.refresh_interval_seconds) {
+            return Err(err(
+                "PLUGBOARD_REFRESH_INTERVAL_SECONDS",
+                "must be between 1 and 3600",
+            ));
+        }
+        let otlp_endpoint = match raw.otlp_endpoint.as_deref().map(str::trim) {
+            None | Some("") => None,
+            Some(raw_url) => match url::Url::parse(raw_url) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => Some(u),
+                _ => {
+                    return Err(err(
+                        "PLUGBOARD_OTLP_ENDPOINT",
+                        "must be an absolute http(s) URL, e.g. http://collector:4318",
+                    ));
+                }
+            },
+        };
         let quota_daily_limits = quota_limits(&raw.platforms)?;
         let platforms = validate_platforms(raw.platforms)?;
         tracing_subscriber::EnvFilter::try_new(&raw.log)
@@ -633,6 +696,11 @@ impl Config {
             workers: raw.workers,
             webhooks_allow_private: raw.webhooks_allow_private,
             webhooks_retry_base: std::time::Duration::from_secs(raw.webhooks_retry_base_seconds),
+            shutdown_drain: std::time::Duration::from_secs(raw.shutdown_drain_seconds),
+            shutdown_grace: std::time::Duration::from_secs(raw.shutdown_grace_seconds),
+            refresh_interval: std::time::Duration::from_secs(raw.refresh_interval_seconds),
+            rate_limit_per_minute: raw.rate_limit_per_minute,
+            otlp_endpoint,
             platforms,
             quota_daily_limits,
         })

@@ -6,7 +6,19 @@ use std::process::ExitCode;
 
 #[actix_web::main]
 async fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // The fakes alone need no configuration, store or key.
+    if let Some(Command::Sandbox(args)) = cli.command.take_if(|c| matches!(c, Command::Sandbox(_)))
+    {
+        let _telemetry = telemetry::init(plugboard::config::LogFormat::Text, "info", None);
+        return match cli::run_sandbox(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("plugboard: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let default_serve = ServeArgs::default();
     let serve_args = match &cli.command {
         None => Some(&default_serve),
@@ -20,7 +32,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init(config.log_format, &config.log);
+    let telemetry = telemetry::init(
+        config.log_format,
+        &config.log,
+        config.otlp_endpoint.as_ref(),
+    );
     for var in unknown_env_vars(std::env::vars()) {
         tracing::warn!(variable = %var, "unknown PLUGBOARD_* environment variable ignored");
     }
@@ -29,7 +45,10 @@ async fn main() -> ExitCode {
         Some(Command::Keys(cmd)) => cli::run_keys(config, cmd).await,
         Some(Command::Profiles(cmd)) => cli::run_profiles(config, cmd).await,
         Some(Command::Accounts(cmd)) => cli::run_accounts(config, cmd).await,
+        Some(Command::Sandbox(_)) => Ok(()),
+        Some(Command::Healthcheck(args)) => cli::healthcheck(&config, args).await,
     };
+    telemetry.shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -93,6 +93,18 @@ pub(crate) async fn set_faults(body: web::Bytes) -> HttpResponse {
     )
 }
 
+/// `GET /sandbox/_stats`: refreshes per `platform/username`, and how many rotated-away
+/// refresh tokens came back (each is a double refresh).
+pub(crate) async fn stats() -> HttpResponse {
+    let body = with_state(|s| {
+        serde_json::json!({
+            "refreshes": s.stats.refreshes,
+            "rotatedRefreshTokensReused": s.stats.rotated_reused,
+        })
+    });
+    json_response(StatusCode::OK, &body)
+}
+
 /// `GET /sandbox/_faults`: every knob currently set.
 pub(crate) async fn list_faults() -> HttpResponse {
     let all: Vec<Value> = with_state(|s| s.all_faults())

@@ -155,6 +155,19 @@ pub(crate) struct State {
     faults: HashMap<(&'static str, Option<String>), Faults>,
     /// Per platform: the start of the current rate-limit window and the calls in it.
     windows: HashMap<&'static str, (DateTime<Utc>, u64)>,
+    /// What tests and benchmarks read back (`GET /sandbox/_stats`).
+    pub stats: Stats,
+}
+
+/// Counts of refresh grants, so a test can tell a token was refreshed exactly once.
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    /// Successful refreshes per `platform/username`.
+    pub refreshes: std::collections::BTreeMap<String, u64>,
+    /// Refresh tokens that were rotated away and presented again (two refreshers racing
+    /// on one account would do this).
+    pub rotated_reused: u64,
+    pub rotated_away: std::collections::HashSet<String>,
 }
 
 static STATE: OnceLock<Mutex<State>> = OnceLock::new();

@@ -352,12 +352,19 @@ fn refresh(
     let expires_in = lifetime(faults, fake.access_lifetime);
     let now = now();
     let issued = with_state(|s| {
+        if s.stats.rotated_away.contains(token) {
+            s.stats.rotated_reused += 1;
+        }
         let grant = s
             .refresh
             .get(token)
             .filter(|r| r.platform == fake.slug && r.client_id == client_id)
             .filter(|r| r.expires_at.is_none_or(|e| e > now))
             .cloned()?;
+        *s.stats
+            .refreshes
+            .entry(format!("{}/{}", fake.slug, grant.username))
+            .or_default() += 1;
         let access = s.insert_access(AccessGrant {
             platform: fake.slug,
             client_id: client_id.to_owned(),
@@ -372,6 +379,7 @@ fn refresh(
         let refresh = if rotates {
             // The old token dies with this use (platforms.md §1, §5, §8).
             s.refresh.remove(token);
+            s.stats.rotated_away.insert(token.to_owned());
             let new = s.insert_refresh(RefreshGrant {
                 expires_at: fake.refresh_lifetime.map(|l| now + Duration::seconds(l)),
                 ..grant.clone()

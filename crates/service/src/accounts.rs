@@ -40,6 +40,23 @@ fn platforms_of(category: Category) -> Vec<Platform> {
         .collect()
 }
 
+/// New work (an on-demand refresh, a change of destination) refuses a deactivated account
+/// with a code of its own; the background refresher keeps its token alive, so activating
+/// it again needs no reconnect.
+pub(crate) fn require_active(account: &Account) -> ServiceResult<()> {
+    if account.is_active {
+        return Ok(());
+    }
+    Err(ServiceError::Conflict {
+        code: "connection_inactive",
+        message: format!(
+            "Account {} is deactivated; activate it (isActive: true) before using it",
+            account.id
+        ),
+        details: None,
+    })
+}
+
 impl Services {
     pub async fn list_accounts(
         &self,

@@ -10,6 +10,7 @@ mod error;
 pub mod health;
 pub mod idempotency;
 pub mod mcp;
+pub mod metrics;
 pub mod profiles;
 pub mod quota;
 pub mod refresh;
@@ -36,6 +37,7 @@ pub struct Services {
     pub connect: Option<Arc<connect::ConnectContext>>,
     /// Webhook delivery settings and client.
     pub webhooks: Arc<webhooks::Webhooks>,
+    pub metrics: Arc<metrics::ServiceMetrics>,
     /// The daily limits of the platform apps ([`quota`]).
     pub quota: Arc<quota::QuotaSettings>,
 }
@@ -48,8 +50,15 @@ impl Services {
             keyring,
             connect: None,
             webhooks: Arc::new(webhooks::Webhooks::default()),
+            metrics: Arc::new(metrics::ServiceMetrics::new()),
             quota: Arc::new(quota::QuotaSettings::default()),
         }
+    }
+
+    /// The same services counting into `metrics` (shared with the store's observer).
+    pub fn with_metrics(mut self, metrics: Arc<metrics::ServiceMetrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     /// The same services with these daily platform limits.

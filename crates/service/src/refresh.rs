@@ -156,7 +156,9 @@ impl Services {
             )
             .await;
             for r in results {
-                match r? {
+                let r = r?;
+                self.count_refresh(platform, &r);
+                match r {
                     Refreshed::Done { .. } => pass.refreshed += 1,
                     Refreshed::Skipped | Refreshed::Unsupported => pass.skipped += 1,
                     Refreshed::Deferred { .. } | Refreshed::QuotaExceeded { .. } => {
@@ -167,6 +169,21 @@ impl Services {
             }
         }
         Ok(pass)
+    }
+
+    fn count_refresh(&self, platform: Platform, r: &Refreshed) {
+        let outcome = match r {
+            Refreshed::Done { .. } => "refreshed",
+            Refreshed::Dead { .. } => "dead",
+            Refreshed::Deferred { .. } => "deferred",
+            Refreshed::QuotaExceeded { .. } => "quota",
+            Refreshed::Skipped => "skipped",
+            Refreshed::Unsupported => "unsupported",
+        };
+        self.metrics
+            .refreshes
+            .with_label_values(&[platform.as_str(), outcome])
+            .inc();
     }
 
     /// Refreshes one account in one of the platform's slots: a store lease per slot, so the
@@ -204,11 +221,14 @@ impl Services {
     ) -> ServiceResult<Account> {
         caller.require(ResourceGroup::Accounts, true)?;
         let account = self.get_account(caller, id).await?;
+        crate::accounts::require_active(&account)?;
         if account.needs_reconnection {
             return Err(reconnect_required());
         }
         let holder = format!("api-{}", caller.key_id);
-        match self.refresh_held(&caller.owner, id, &holder, true).await? {
+        let refreshed = self.refresh_held(&caller.owner, id, &holder, true).await?;
+        self.count_refresh(account.platform, &refreshed);
+        match refreshed {
             Refreshed::Done { .. } | Refreshed::Skipped => self.get_account(caller, id).await,
             Refreshed::Dead { .. } => Err(reconnect_required()),
             Refreshed::Unsupported => Err(ServiceError::BadRequest {

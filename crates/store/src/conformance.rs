@@ -626,6 +626,9 @@ pub async fn expired_job_lease_can_be_reclaimed_and_completion_needs_the_lease(s
         .enqueue_job("webhook", &serde_json::json!({}), t0())
         .await
         .unwrap();
+    assert_eq!(store.count_jobs(&["webhook"]).await.unwrap(), 1);
+    assert_eq!(store.count_jobs(&["webhook", "other"]).await.unwrap(), 1);
+    assert_eq!(store.count_jobs(&["other"]).await.unwrap(), 0);
     let a = store
         .claim_job("webhook", "a", t0(), Duration::minutes(1))
         .await
@@ -704,6 +707,7 @@ pub async fn expired_job_lease_can_be_reclaimed_and_completion_needs_the_lease(s
             .is_none(),
         "a completed job is gone"
     );
+    assert_eq!(store.count_jobs(&["webhook"]).await.unwrap(), 0);
 }
 
 pub async fn named_lease_has_one_holder_until_it_expires(store: StoreRef) {

@@ -9,6 +9,7 @@
 mod error;
 pub mod model;
 pub mod mongo;
+pub mod observer;
 pub mod outbox;
 pub mod quota;
 mod scoped;
@@ -27,6 +28,7 @@ pub use quota::{MetaPercentages, PlatformUsage, QuotaStore, RateLimitSeen, Usage
 
 pub use error::{StoreError, StoreResult};
 pub use model::*;
+pub use observer::{NoObserver, StoreObserver};
 pub use scoped::Scoped;
 
 #[async_trait]
@@ -234,6 +236,8 @@ pub trait JobStore: Send + Sync {
         payload: &serde_json::Value,
         run_at: DateTime<Utc>,
     ) -> StoreResult<bool>;
+    /// Jobs of these kinds that are queued or running (a backlog gauge).
+    async fn count_jobs(&self, kinds: &[&str]) -> StoreResult<u64>;
     /// Completes a held job and queues `event` in the same step. `false` (and nothing
     /// queued) when `holder` no longer holds the job.
     async fn complete_job_with_event(

@@ -62,15 +62,38 @@ const UPSERT_ROUNDS: usize = 8;
 
 pub struct MongoStore {
     db: Database,
+    observer: std::sync::Arc<dyn crate::StoreObserver>,
 }
 
 impl MongoStore {
     /// Connects, checks the server answers, and creates the indexes (idempotently).
     pub async fn connect(uri: &str, database: &str) -> StoreResult<Self> {
-        let client = mongodb::Client::with_uri_str(uri).await?;
+        Self::connect_observed(uri, database, std::sync::Arc::new(crate::NoObserver)).await
+    }
+
+    /// [`MongoStore::connect`], reporting every command's time (by the driver's command
+    /// monitoring) and take-overs to `observer`.
+    pub async fn connect_observed(
+        uri: &str,
+        database: &str,
+        observer: std::sync::Arc<dyn crate::StoreObserver>,
+    ) -> StoreResult<Self> {
+        let mut options = mongodb::options::ClientOptions::parse(uri).await?;
+        let watch = observer.clone();
+        options.command_event_handler = Some(mongodb::event::EventHandler::callback(
+            move |event: mongodb::event::command::CommandEvent| {
+                use mongodb::event::command::CommandEvent;
+                match event {
+                    CommandEvent::Succeeded(e) => watch.operation(&e.command_name, e.duration),
+                    CommandEvent::Failed(e) => watch.operation(&e.command_name, e.duration),
+                    _ => {}
+                }
+            },
+        ));
+        let client = mongodb::Client::with_options(options)?;
         let db = client.database(database);
         db.run_command(doc! { "ping": 1 }).await?;
-        let store = Self { db };
+        let store = Self { db, observer };
         store.create_indexes().await?;
         // Accounts written before the outbox existed get an empty slot, so filters on an
         // empty slot match them.
@@ -1700,7 +1723,11 @@ impl JobStore for MongoStore {
         lease: chrono::Duration,
     ) -> StoreResult<Option<Job>> {
         let now_ms = ms(now);
-        self.coll(JOBS)
+        let until = marker(now + lease);
+        // The document as it was, to tell a take-over (a lease left by a holder that never
+        // finished) from a free job; the claim's own changes are applied below.
+        let before = self
+            .coll(JOBS)
             .find_one_and_update(
                 doc! {
                     "kind": kind,
@@ -1708,16 +1735,31 @@ impl JobStore for MongoStore {
                     "lease_until": { "$lte": now_ms },
                 },
                 doc! {
-                    "$set": { "lease_holder": holder, "lease_until": marker(now + lease) },
+                    "$set": { "lease_holder": holder, "lease_until": until },
                     "$inc": { "attempts": 1_i64 },
                 },
             )
             .sort(doc! { "run_at": 1, "_id": 1 })
-            .return_document(ReturnDocument::After)
-            .await?
-            .as_ref()
-            .map(job_from)
-            .transpose()
+            .return_document(ReturnDocument::Before)
+            .await?;
+        let Some(mut doc) = before else {
+            return Ok(None);
+        };
+        if get_int(&doc, "lease_until")? > 0 {
+            self.observer.taken_over(&format!("job:{kind}"));
+        }
+        let attempts = get_int(&doc, "attempts")? + 1;
+        doc.insert("lease_holder", holder);
+        doc.insert("lease_until", until);
+        doc.insert("attempts", attempts);
+        job_from(&doc).map(Some)
+    }
+
+    async fn count_jobs(&self, kinds: &[&str]) -> StoreResult<u64> {
+        Ok(self
+            .coll(JOBS)
+            .count_documents(doc! { "kind": { "$in": kinds } })
+            .await?)
     }
 
     async fn complete_job(&self, id: &str, holder: &str) -> StoreResult<bool> {
@@ -1803,8 +1845,12 @@ impl LeaseStore for MongoStore {
                 ]),
                 doc! { "$set": { "holder": holder, "until": until } },
             )
+            .return_document(ReturnDocument::Before)
             .await?;
-        if taken.is_some() {
+        if let Some(before) = taken {
+            if before.get_str("holder").is_ok_and(|h| h != holder) {
+                self.observer.taken_over(crate::observer::lease_kind(name));
+            }
             return Ok(true);
         }
         // …or create it; if it exists, someone else holds it.

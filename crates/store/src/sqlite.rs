@@ -199,6 +199,7 @@ pub struct SqliteStore {
     path: PathBuf,
     idle: Arc<Mutex<Vec<Connection>>>,
     permits: Arc<Semaphore>,
+    observer: Arc<dyn crate::StoreObserver>,
 }
 
 fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
@@ -255,7 +256,14 @@ impl SqliteStore {
             path,
             idle: Arc::new(Mutex::new(opened)),
             permits: Arc::new(Semaphore::new(POOL_SIZE)),
+            observer: Arc::new(crate::NoObserver),
         })
+    }
+
+    /// The same store, reporting operation times and take-overs to `observer`.
+    pub fn with_observer(mut self, observer: Arc<dyn crate::StoreObserver>) -> Self {
+        self.observer = observer;
+        self
     }
 
     pub fn path(&self) -> &Path {
@@ -263,6 +271,17 @@ impl SqliteStore {
     }
 
     async fn run<R, F>(&self, f: F) -> StoreResult<R>
+    where
+        R: Send + 'static,
+        F: FnOnce(&mut Connection) -> StoreResult<R> + Send + 'static,
+    {
+        let started = std::time::Instant::now();
+        let out = self.run_unobserved(f).await;
+        self.observer.operation("read", started.elapsed());
+        out
+    }
+
+    async fn run_unobserved<R, F>(&self, f: F) -> StoreResult<R>
     where
         R: Send + 'static,
         F: FnOnce(&mut Connection) -> StoreResult<R> + Send + 'static,
@@ -293,13 +312,17 @@ impl SqliteStore {
         R: Send + 'static,
         F: FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<R> + Send + 'static,
     {
-        self.run(move |conn| {
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let out = f(&tx)?;
-            tx.commit()?;
-            Ok(out)
-        })
-        .await
+        let started = std::time::Instant::now();
+        let out = self
+            .run_unobserved(move |conn| {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let out = f(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            })
+            .await;
+        self.observer.operation("write", started.elapsed());
+        out
     }
 }
 
@@ -1441,20 +1464,50 @@ impl JobStore for SqliteStore {
         lease: chrono::Duration,
     ) -> StoreResult<Option<Job>> {
         let (k, h) = (kind.to_owned(), holder.to_owned());
-        self.write(move |tx| {
-            Ok(tx
-                .query_row(
+        let claimed = self
+            .write(move |tx| {
+                let candidate: Option<(String, Option<String>)> = tx
+                    .query_row(
+                        "SELECT id, lease_holder FROM jobs WHERE kind = ?1 AND run_at <= ?2
+                         AND (lease_until IS NULL OR lease_until <= ?2)
+                         ORDER BY run_at, id LIMIT 1",
+                        params![k, ms(now)],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                let Some((id, previous)) = candidate else {
+                    return Ok(None);
+                };
+                let job = tx.query_row(
                     &format!(
                         "UPDATE jobs SET lease_holder = ?1, lease_until = ?2, attempts = attempts + 1
-                         WHERE id = (SELECT id FROM jobs WHERE kind = ?3 AND run_at <= ?4
-                                     AND (lease_until IS NULL OR lease_until <= ?4)
-                                     ORDER BY run_at, id LIMIT 1)
-                         RETURNING {JOB_COLS}"
+                         WHERE id = ?3 RETURNING {JOB_COLS}"
                     ),
-                    params![h, ms(now + lease), k, ms(now)],
+                    params![h, ms(now + lease), id],
                     job_row,
-                )
-                .optional()?)
+                )?;
+                // A holder is left on a job only by one that never finished it.
+                Ok(Some((job, previous.is_some())))
+            })
+            .await?;
+        Ok(claimed.map(|(job, stolen)| {
+            if stolen {
+                self.observer.taken_over(&format!("job:{}", job.kind));
+            }
+            job
+        }))
+    }
+
+    async fn count_jobs(&self, kinds: &[&str]) -> StoreResult<u64> {
+        let kinds: Vec<String> = kinds.iter().map(|k| (*k).to_owned()).collect();
+        self.run(move |conn| {
+            let marks = vec!["?"; kinds.len()].join(", ");
+            let n: i64 = conn.query_row(
+                &format!("SELECT COUNT(*) FROM jobs WHERE kind IN ({marks})"),
+                rusqlite::params_from_iter(kinds.iter()),
+                |r| r.get(0),
+            )?;
+            Ok(u64::try_from(n).unwrap_or(0))
         })
         .await
     }
@@ -1563,15 +1616,24 @@ impl LeaseStore for SqliteStore {
         ttl: chrono::Duration,
     ) -> StoreResult<bool> {
         let (n, h) = (name.to_owned(), holder.to_owned());
-        self.write(move |tx| {
-            Ok(changed(tx.execute(
-                "INSERT INTO leases (name, holder, until) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
-                 WHERE leases.holder = excluded.holder OR leases.until <= ?4",
-                params![n, h, ms(now + ttl), ms(now)],
-            )?))
-        })
-        .await
+        let (taken, stolen) = self
+            .write(move |tx| {
+                let before: Option<String> = tx
+                    .query_row("SELECT holder FROM leases WHERE name = ?", [&n], |r| r.get(0))
+                    .optional()?;
+                let taken = changed(tx.execute(
+                    "INSERT INTO leases (name, holder, until) VALUES (?1, ?2, ?3)
+                     ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until
+                     WHERE leases.holder = excluded.holder OR leases.until <= ?4",
+                    params![n, h, ms(now + ttl), ms(now)],
+                )?);
+                Ok((taken, taken && before.is_some_and(|b| b != h)))
+            })
+            .await?;
+        if stolen {
+            self.observer.taken_over(crate::observer::lease_kind(name));
+        }
+        Ok(taken)
     }
 
     async fn release_lease(&self, name: &str, holder: &str) -> StoreResult<()> {

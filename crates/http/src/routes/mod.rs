@@ -8,10 +8,12 @@ pub mod api_keys;
 pub mod auth;
 pub mod connect;
 pub mod connect_direct;
+pub mod connections;
 pub mod health;
 pub mod profiles;
 pub mod selection;
 pub mod system;
+pub mod tickets;
 pub mod webhooks;
 
 use utoipa_actix_web::service_config::ServiceConfig;
@@ -75,7 +77,12 @@ pub fn v1(cfg: &mut ServiceConfig) {
         .service(webhooks::delete)
         .service(webhooks::test)
         .service(webhooks::logs)
-        .service(webhooks::redeliver);
+        .service(webhooks::redeliver)
+        .service(tickets::create)
+        .service(tickets::authorize)
+        .service(connections::list)
+        .service(connections::update)
+        .service(connections::refresh_token);
 }
 
 /// Browser pages outside `/v1`: the provider callback and the hosted picker.

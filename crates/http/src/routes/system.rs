@@ -27,6 +27,13 @@ pub async fn healthz() -> HttpResponse {
 #[utoipa::path(tag = "Operations", responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    if state.draining.load(std::sync::atomic::Ordering::SeqCst) {
+        return Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "shutting_down",
+            "this replica is shutting down",
+        ));
+    }
     match state.services.store.ping().await {
         Ok(()) => Ok(HttpResponse::Ok().json(Health {
             status: "ok",
@@ -46,10 +53,24 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 /// Prometheus metrics in the text exposition format.
 #[utoipa::path(tag = "Operations", responses((status = 200, content_type = "text/plain", body = String)))]
 #[get("/metrics")]
-pub async fn metrics(metrics: web::Data<Metrics>) -> HttpResponse {
+pub async fn metrics(metrics: web::Data<Metrics>, state: web::Data<AppState>) -> HttpResponse {
+    // The backlog is read at scrape time: one count query per scrape.
+    match state
+        .services
+        .store
+        .count_jobs(&plugboard_service::webhooks::QUEUED_JOB_KINDS)
+        .await
+    {
+        Ok(n) => state
+            .services
+            .metrics
+            .webhook_backlog
+            .set(i64::try_from(n).unwrap_or(i64::MAX)),
+        Err(e) => tracing::warn!(error = %e, "cannot count the webhook backlog"),
+    }
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(metrics.render())
+        .body(metrics.render_with(&state.services.metrics.gather()))
 }
 
 /// This OpenAPI document.

@@ -212,7 +212,10 @@ impl Services {
                 &connector,
                 LoginMethod::InstagramLogin,
                 ADS_SCOPES,
-                Some(ads),
+                super::start::FlowOptions {
+                    ads: Some(ads),
+                    all_destinations: false,
+                },
             )
             .await?;
         Ok(AdsConnectStarted::Authorize(started))

@@ -111,6 +111,7 @@ impl Services {
             expected_platform_user_id: None,
             expected_username: None,
             ads: None,
+            all_destinations: false,
         };
         let mut identity = identity;
         identity.metadata = metadata;

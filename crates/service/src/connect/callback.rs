@@ -21,6 +21,7 @@ use plugboard_platforms::{
 };
 use plugboard_store::{Account, AccountEvent, AccountUpsert, OneTimeRecord, StoreError};
 use std::collections::BTreeMap;
+use tracing::Instrument as _;
 use url::Url;
 
 /// What the platform sent to the callback URL.
@@ -65,6 +66,8 @@ pub enum CodeCompletion {
 /// The login made it through exchange and identity.
 pub(crate) enum Finished {
     Connected(Box<Account>),
+    /// A ticket's login: every Page or channel became an account (at least one).
+    ConnectedAll(Vec<Account>),
     Pending {
         token: PendingToken,
         record: Box<PendingRecord>,
@@ -80,24 +83,59 @@ impl Services {
         platform: Platform,
         input: CallbackInput,
     ) -> CallbackOutcome {
+        let timer = self
+            .metrics
+            .callback_duration
+            .with_label_values(&[platform.as_str()])
+            .start_timer();
+        let span = tracing::info_span!("connect.callback", platform = %platform, flow = tracing::field::Empty);
+        let outcome = self
+            .callback_outcome(platform, input, span.clone())
+            .instrument(span)
+            .await;
+        timer.observe_duration();
+        outcome
+    }
+
+    async fn callback_outcome(
+        &self,
+        platform: Platform,
+        input: CallbackInput,
+        span: tracing::Span,
+    ) -> CallbackOutcome {
         let session = match self.take_session(platform, input.state.as_deref()).await {
             Ok(s) => s,
-            Err(page) => return CallbackOutcome::Page(page),
+            Err(page) => {
+                self.metrics
+                    .connects_failed
+                    .with_label_values(&[platform.as_str(), "invalid_state"])
+                    .inc();
+                return CallbackOutcome::Page(page);
+            }
         };
         let (owner, record) = session;
+        if let Some(key) = record.key.as_deref() {
+            span.record("flow", super::start::flow_id(key));
+        }
         let redirect = record
             .flow
             .redirect_url
             .as_deref()
             .and_then(|r| RedirectUrl::parse(r).ok());
-        let fail = |e: ConnectError| match &redirect {
-            Some(r) => CallbackOutcome::Redirect(with_params(r, &e.params(platform))),
-            None => CallbackOutcome::Page(ResultPage {
-                success: false,
-                platform: Some(platform),
-                title: "The connection did not go through".into(),
-                message: e.message.clone(),
-            }),
+        let fail = |e: ConnectError| {
+            self.metrics
+                .connects_failed
+                .with_label_values(&[platform.as_str(), e.code])
+                .inc();
+            match &redirect {
+                Some(r) => CallbackOutcome::Redirect(with_params(r, &e.params(platform))),
+                None => CallbackOutcome::Page(ResultPage {
+                    success: false,
+                    platform: Some(platform),
+                    title: "The connection did not go through".into(),
+                    message: e.message.clone(),
+                }),
+            }
         };
         if let Some(error) = input.error.as_deref() {
             return fail(denial(
@@ -123,6 +161,27 @@ impl Services {
                 }
                 None => CallbackOutcome::Page(connected_page(&account)),
             },
+            Ok(Finished::ConnectedAll(accounts)) => {
+                let Some(first) = accounts.first() else {
+                    return fail(internal());
+                };
+                match &redirect {
+                    Some(r) => {
+                        let mut params = success_params(first, "callback");
+                        params.push((
+                            "accountIds",
+                            accounts
+                                .iter()
+                                .map(|a| a.id.to_string())
+                                .collect::<Vec<_>>()
+                                .join(","),
+                        ));
+                        params.push(("count", accounts.len().to_string()));
+                        CallbackOutcome::Redirect(with_params(r, &params))
+                    }
+                    None => CallbackOutcome::Page(connected_page(first)),
+                }
+            }
             Ok(Finished::Pending {
                 token,
                 record,
@@ -189,6 +248,11 @@ impl Services {
         }
         match self.finish_login(&owner, &record, code, false).await {
             Ok(Finished::Connected(a)) => Ok(CodeCompletion::Connected(*a)),
+            Ok(Finished::ConnectedAll(all)) => all
+                .into_iter()
+                .next()
+                .map(CodeCompletion::Connected)
+                .ok_or_else(|| ServiceError::Internal("a ticket login stored no account".into())),
             Ok(Finished::Pending { token, record, .. }) => {
                 let connect_token = self.issue_connect_token(&owner, &record.flow).await?;
                 Ok(CodeCompletion::SelectionRequired {
@@ -281,12 +345,21 @@ impl Services {
         };
         self.quota_gate(platform).await?;
         let callback = ctx.callback_url(platform);
+        let exchange = self
+            .metrics
+            .token_exchange_duration
+            .with_label_values(&[platform.as_str()])
+            .start_timer();
         let tokens = connector
             .exchange_code(code, &callback, verifier.as_ref())
+            .instrument(tracing::info_span!("connect.exchange", platform = %platform))
             .await
-            .map_err(|e| upstream("token_exchange_failed", platform, &e))?;
+            .map_err(|e| upstream("token_exchange_failed", platform, &e));
+        exchange.observe_duration();
+        let tokens = tokens?;
         let identity = connector
             .identity(&tokens)
+            .instrument(tracing::info_span!("connect.identity", platform = %platform))
             .await
             .map_err(|e| upstream("connection_failed", platform, &e))?;
 
@@ -294,6 +367,13 @@ impl Services {
             return self
                 .finish_ads_login(owner, flow, ads, connector.as_ref(), tokens, identity)
                 .await;
+        }
+        if flow.all_destinations
+            && let Some(accounts) = self
+                .connect_every_destination(owner, flow, connector.as_ref(), &tokens, &identity)
+                .await?
+        {
+            return Ok(Finished::ConnectedAll(accounts));
         }
         if let Some(kind) = connector.selection() {
             let destinations = connector
@@ -391,6 +471,100 @@ impl Services {
                 Err(internal())
             }
         }
+    }
+
+    /// A ticket's grant: each Facebook Page, or each channel of a Google account with
+    /// several, becomes its own account in this one pass. `None` when the platform (or a
+    /// single-channel grant) takes the ordinary path.
+    async fn connect_every_destination(
+        &self,
+        owner: &OwnerId,
+        flow: &FlowRecord,
+        connector: &dyn plugboard_platforms::Connector,
+        tokens: &TokenSet,
+        identity: &Identity,
+    ) -> Result<Option<Vec<Account>>, ConnectError> {
+        let platform = flow.platform;
+        if !matches!(platform, Platform::Facebook | Platform::Youtube) {
+            return Ok(None);
+        }
+        let kind = connector.selection();
+        let listing = kind.map(listing_error).unwrap_or("connection_failed");
+        let destinations = connector
+            .destinations(tokens, identity)
+            .await
+            .map_err(|e| upstream(listing, platform, &e))?;
+        let stored = |e: ServiceError| {
+            tracing::error!(error = %e, "cannot store the account");
+            internal()
+        };
+        let mut accounts = Vec::new();
+        match kind {
+            Some(kind @ SelectionKind::FacebookPage) => {
+                if destinations.is_empty() {
+                    return Err(nothing_to_pick(kind));
+                }
+                let mut destination_tokens = BTreeMap::new();
+                for d in &destinations {
+                    if let Some(t) = &d.access_token {
+                        destination_tokens.insert(d.id.clone(), t.clone());
+                    }
+                }
+                let secrets = PendingSecrets {
+                    tokens: tokens.clone(),
+                    destination_tokens,
+                };
+                for d in &destinations {
+                    let placed = super::select::place(kind, identity, Some(d));
+                    let account = self
+                        .store_account(
+                            owner,
+                            flow,
+                            identity,
+                            Some(&placed),
+                            super::select::account_tokens(kind, &secrets, Some(d)),
+                            super::select::selection_metadata(kind, Some(d)),
+                        )
+                        .await
+                        .map_err(stored)?;
+                    accounts.push(account);
+                }
+            }
+            None if destinations.len() > 1 => {
+                for d in &destinations {
+                    let channel = Identity {
+                        platform_user_id: d.id.clone(),
+                        username: d.username.clone(),
+                        display_name: Some(d.name.clone()),
+                        profile_picture: d.picture.clone(),
+                        profile_url: d.url.clone(),
+                        followers_count: d
+                            .extra
+                            .get("subscriberCount")
+                            .and_then(serde_json::Value::as_i64),
+                        metadata: Default::default(),
+                    };
+                    let account = self
+                        .store_account(
+                            owner,
+                            flow,
+                            &channel,
+                            None,
+                            AccountTokens {
+                                tokens: tokens.clone(),
+                                login: None,
+                            },
+                            Default::default(),
+                        )
+                        .await
+                        .map_err(stored)?;
+                    accounts.push(account);
+                }
+            }
+            _ => return Ok(None),
+        }
+        tracing::info!(platform = %platform, accounts = accounts.len(), "ticket grant connected every destination");
+        Ok(Some(accounts))
     }
 
     fn open_verifier(
@@ -629,6 +803,10 @@ impl Services {
             }
             Err(e) => return Err(e.into()),
         };
+        self.metrics
+            .connects_completed
+            .with_label_values(&[platform.as_str()])
+            .inc();
         tracing::info!(platform = %platform, account = %account.id, profile = %account.profile_id, "account connected");
         Ok(account)
     }

@@ -102,6 +102,7 @@ impl Services {
     ) -> ServiceResult<(Account, Option<Destination>)> {
         caller.require(ResourceGroup::Accounts, true)?;
         let account = self.get_account(caller, id).await?;
+        crate::accounts::require_active(&account)?;
         let (kind, destinations, login, identity) =
             self.live_destinations(&account, platform).await?;
         let dest = match choice {

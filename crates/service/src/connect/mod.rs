@@ -12,6 +12,7 @@ mod select;
 mod session;
 mod start;
 mod telegram;
+mod tickets;
 mod whatsapp;
 
 pub use ads::{ADS_SYNC_JOB, AdsConnectStarted, StartAdsConnect, normalize_ad_account_id};
@@ -26,6 +27,7 @@ pub use telegram::{
     POLLER_LEASE, TelegramCode, TelegramContext, TelegramPoller, TelegramStatus, find_code,
     webhook_secret_for,
 };
+pub use tickets::{IssuedTicket, NewTicket, TICKET_LIFETIME, TicketRefusal};
 pub use whatsapp::{WhatsAppConnected, WhatsAppCredentials, valid_graph_id, valid_pin};
 
 use plugboard_core::Platform;

@@ -102,6 +102,7 @@ impl Services {
 
     /// Turns the pending login into accounts, one per choice. Everything is checked before
     /// the pending selection is taken, so a bad pick changes nothing and can be retried.
+    #[tracing::instrument(name = "connect.select", skip_all, fields(platform = %platform))]
     pub async fn select_destinations(
         &self,
         authority: SelectAuthority<'_>,

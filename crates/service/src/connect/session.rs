@@ -114,6 +114,10 @@ pub(crate) struct FlowRecord {
     /// Set for the Meta ads-only flow (`GET /v1/connect/facebook/ads`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ads: Option<AdsFlow>,
+    /// Set by a ticket: every Page / channel the user grants becomes its own account, with
+    /// no picker.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub all_destinations: bool,
 }
 
 /// What the ads flow carries through the authorization round trip.

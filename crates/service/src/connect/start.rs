@@ -33,15 +33,35 @@ pub struct StartedConnect {
     pub state: StateToken,
 }
 
+/// What a flow carries besides the request: the ads flow's settings, a ticket's "every
+/// destination".
+#[derive(Debug, Default)]
+pub(crate) struct FlowOptions {
+    pub ads: Option<AdsFlow>,
+    pub all_destinations: bool,
+}
+
 /// X limits the URL-encoded `redirect_url` of API callers to 258 characters
 /// (shared/api-scope.md §3.1).
 const X_REDIRECT_LIMIT: usize = 258;
 
 impl Services {
+    #[tracing::instrument(name = "connect.start", skip_all, fields(platform = %req.platform, flow = tracing::field::Empty))]
     pub async fn start_connect(
         &self,
         caller: &Caller,
         req: StartConnect,
+    ) -> ServiceResult<StartedConnect> {
+        self.start_connect_as(caller, req, false).await
+    }
+
+    /// `start_connect`; with `all_destinations` (a ticket) every Page or channel granted
+    /// becomes an account.
+    pub(crate) async fn start_connect_as(
+        &self,
+        caller: &Caller,
+        req: StartConnect,
+        all_destinations: bool,
     ) -> ServiceResult<StartedConnect> {
         caller.require(ResourceGroup::Accounts, true)?;
         let ctx = self.connect_context()?;
@@ -101,7 +121,11 @@ impl Services {
             }
         }
 
-        self.open_session(caller, &req, &connector, login_method, &[], None)
+        let options = FlowOptions {
+            all_destinations,
+            ..FlowOptions::default()
+        };
+        self.open_session(caller, &req, &connector, login_method, &[], options)
             .await
     }
 
@@ -113,7 +137,7 @@ impl Services {
         connector: &std::sync::Arc<dyn plugboard_platforms::Connector>,
         login_method: LoginMethod,
         extra_scopes: &[&str],
-        ads: Option<AdsFlow>,
+        options: FlowOptions,
     ) -> ServiceResult<StartedConnect> {
         let ctx = self.connect_context()?;
         let platform = req.platform;
@@ -140,7 +164,8 @@ impl Services {
                 reconnect_account_id: req.reconnect_account_id.as_ref().map(|a| a.to_string()),
                 expected_platform_user_id: req.expected_platform_user_id.clone(),
                 expected_username: req.expected_username.clone(),
-                ads,
+                ads: options.ads,
+                all_destinations: options.all_destinations,
             },
             verifier: sealed_verifier,
             key: None,
@@ -169,9 +194,22 @@ impl Services {
                 created_at: now,
             })
             .await?;
-        tracing::info!(platform = %platform, profile = %req.profile_id, headless = req.headless, "connect started");
+        let flow = flow_id(&state.hash()).to_owned();
+        tracing::Span::current().record("flow", flow.as_str());
+        self.metrics
+            .connects_started
+            .with_label_values(&[platform.as_str()])
+            .inc();
+        tracing::info!(platform = %platform, profile = %req.profile_id, headless = req.headless, flow = %flow, "connect started");
         Ok(StartedConnect { auth_url, state })
     }
+}
+
+/// A short, non-secret name for one connect flow in logs and traces (a prefix of the
+/// state's hash, which is what the store keys the session by), so a flow's start, callback
+/// and selection can be followed across requests and replicas.
+pub(crate) fn flow_id(session_key: &str) -> &str {
+    session_key.get(..12).unwrap_or(session_key)
 }
 
 pub(crate) fn verifier_context(session_key: &str) -> String {

@@ -600,6 +600,7 @@ impl Services {
             expected_platform_user_id: None,
             expected_username: None,
             ads: None,
+            all_destinations: false,
         };
         // The bot's token is the installation's, not the chat's: nothing to seal per account.
         self.store_account_without_tokens(owner, &flow, &identity)

@@ -191,6 +191,7 @@ impl Services {
             expected_platform_user_id: None,
             expected_username: None,
             ads: None,
+            all_destinations: false,
         };
         let account = self
             .store_account(

@@ -12,8 +12,13 @@ use serde::{Deserialize, Serialize};
 /// Job kind of one event on its way to one subscription.
 pub const DELIVER_JOB: &str = "webhook.deliver";
 
-/// How long a worker holds a dispatch or delivery job; longer than an attempt can take.
-const LEASE: Duration = Duration::seconds(120);
+/// The jobs that make up the webhook backlog: events not yet fanned out, deliveries not
+/// yet done.
+pub const QUEUED_JOB_KINDS: [&str; 2] = [plugboard_store::outbox::DISPATCH_JOB, DELIVER_JOB];
+
+/// How long a replica holds a queued event or a delivery: three times the delivery timeout,
+/// so a replica killed mid-delivery delays it by half a minute, not more.
+const LEASE: Duration = Duration::seconds(30);
 /// Jobs one pass takes at most, and deliveries it runs at once.
 const PASS_LIMIT: usize = 200;
 const CONCURRENT_DELIVERIES: usize = 8;
@@ -163,12 +168,17 @@ impl Services {
             let results =
                 futures::future::join_all(batch.iter().map(|j| self.deliver_one(j, holder))).await;
             for r in results {
-                match r? {
-                    Outcome::Delivered => pass.delivered += 1,
-                    Outcome::Retrying => pass.retrying += 1,
-                    Outcome::Failed => pass.failed += 1,
-                    Outcome::Dropped => pass.dropped += 1,
-                }
+                let (counted, outcome) = match r? {
+                    Outcome::Delivered => (&mut pass.delivered, "success"),
+                    Outcome::Retrying => (&mut pass.retrying, "retry"),
+                    Outcome::Failed => (&mut pass.failed, "failed"),
+                    Outcome::Dropped => (&mut pass.dropped, "dropped"),
+                };
+                *counted += 1;
+                self.metrics
+                    .webhook_deliveries
+                    .with_label_values(&[outcome])
+                    .inc();
             }
         }
         Ok(pass)

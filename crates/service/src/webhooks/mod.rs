@@ -14,7 +14,7 @@ pub mod events;
 pub mod signing;
 pub mod target;
 
-pub use delivery::{DELIVER_JOB, DeliveryPass};
+pub use delivery::{DELIVER_JOB, DeliveryPass, QUEUED_JOB_KINDS};
 
 use crate::auth::ResourceGroup;
 use crate::{Caller, ServiceError, ServiceResult, Services};
