@@ -131,6 +131,13 @@ async fn a_low_limit_makes_the_next_connect_and_refresh_fail_with_quota_exceeded
     )
     .await;
     let profile = app.default_profile().await;
+    let minted = app
+        .post(
+            "/v1/oauth/tickets",
+            json!({"platform": "youtube", "redirectUrl": APP_REDIRECT}),
+        )
+        .await;
+    assert_eq!(minted.status, 201, "{}", minted.text);
     let q = app
         .connect_standard(Platform::Youtube, "", &profile, "limited_channel")
         .await;
@@ -148,6 +155,18 @@ async fn a_low_limit_makes_the_next_connect_and_refresh_fail_with_quota_exceeded
         .await;
     assert_quota_exceeded(&r, Platform::Youtube);
     assert_eq!(r.headers["retry-after"], "Mon, 18 Mar 2030 00:00:00 GMT");
+    // Ticket links: none is minted, and one minted before says why it cannot be used.
+    let r = app
+        .post(
+            "/v1/oauth/tickets",
+            json!({"platform": "youtube", "redirectUrl": APP_REDIRECT}),
+        )
+        .await;
+    assert_quota_exceeded(&r, Platform::Youtube);
+    let link = minted.body["authUrl"].as_str().unwrap();
+    let page = reply(app.client.get(link).send().await.unwrap()).await;
+    assert_eq!(page.status, 400, "{}", page.text);
+    assert!(page.text.contains("quota"), "{}", page.text);
 
     // The worker defers the account to the reset and leaves its grant alone.
     clock.advance(Duration::minutes(50));

@@ -572,6 +572,7 @@ pub struct TokenRefreshed {
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody),
         (status = 409, body = ErrorBody, description = "reconnect_required: the grant is dead"),
+        (status = 429, body = ErrorBody, description = "QUOTA_EXCEEDED: the platform app's API quota is used up until the reset in `details.resetAt`"),
         (status = 502, body = ErrorBody, description = "refresh_failed: a transient platform failure; retried in the background"),
     ),
     security(("bearerAuth" = []))

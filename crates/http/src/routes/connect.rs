@@ -133,6 +133,7 @@ fn start_request(platform: Platform, q: &QueryMap) -> Result<StartConnect, ApiEr
         (status = 400, body = ErrorBody, description = "Bad parameter, INVALID_REDIRECT_URL, platform_not_configured"),
         (status = 401, body = ErrorBody),
         (status = 404, body = ErrorBody, description = "Profile not found"),
+        (status = 429, body = ErrorBody, description = "QUOTA_EXCEEDED: the platform app's API quota is used up until the reset in `details.resetAt`"),
     ),
     security(("bearerAuth" = []))
 )]

@@ -163,7 +163,7 @@ pub async fn update(
 /// Refresh a connection's token now. A dead refresh token answers 409 `reconnect_required`:
 /// the user must connect again through a new ticket.
 #[utoipa::path(tag = "Connections", params(("connectionId" = String, Path)),
-    responses((status = 200, body = ConnectionBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "reconnect_required (a new ticket is needed), connection_inactive"), (status = 502, body = ErrorBody)),
+    responses((status = 200, body = ConnectionBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody, description = "reconnect_required (a new ticket is needed), connection_inactive"), (status = 429, body = ErrorBody, description = "QUOTA_EXCEEDED: the platform app's API quota is used up until the reset in `details.resetAt`"), (status = 502, body = ErrorBody)),
     security(("bearerAuth" = [])))]
 #[post("/connections/{connectionId}/refresh-token")]
 pub async fn refresh_token(

@@ -40,7 +40,7 @@ pub struct TicketCreated {
 /// Mint a single-use connect link (5 minutes). On Facebook, and YouTube when the Google
 /// account has several channels, every Page or channel granted becomes its own account.
 #[utoipa::path(tag = "Tickets", request_body = TicketBody,
-    responses((status = 201, body = TicketCreated), (status = 400, body = ErrorBody, description = "validation_error, unsupported_platform, INVALID_REDIRECT_URL, platform_not_configured"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 201, body = TicketCreated), (status = 400, body = ErrorBody, description = "validation_error, unsupported_platform, INVALID_REDIRECT_URL, platform_not_configured"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 429, body = ErrorBody, description = "QUOTA_EXCEEDED: the platform app's API quota is used up until the reset in `details.resetAt`")),
     security(("bearerAuth" = [])))]
 #[post("/oauth/tickets")]
 pub async fn create(

@@ -90,6 +90,8 @@ impl Services {
                 ),
             });
         }
+        // A platform out of quota would refuse the link's connect (docs/quota.md).
+        self.check_quota(req.platform).await?;
         let profile = match &req.profile_id {
             Some(id) => self.visible_profile(caller, id).await?,
             // The default profile comes first (for a profile-scoped key: its first).
@@ -179,6 +181,13 @@ impl Services {
         {
             tracing::info!(target: "security", platform = %platform, "ticket opened with another redirect_url");
             return Err(TicketRefusal::RedirectMismatch);
+        }
+        // Out of quota, the connect would be refused: say so without spending the ticket.
+        if let Ok(Some(block)) = self.quota_block(platform).await {
+            return Err(TicketRefusal::Unusable(format!(
+                "{}. Ask the app for a new link after that time.",
+                block.message()
+            )));
         }
         let Some(taken) = self
             .store
