@@ -73,9 +73,47 @@ async fn metrics_count_connects_failures_refreshes_and_time_the_store() {
         "{text}"
     );
     assert!(value(&text, r#"plugboard_http_requests_total{method="GET",route="/v1/connect/{platform}",status="200"}"#).is_some(), "{text}");
+    assert!(
+        at(r#"plugboard_platform_calls_total{outcome="ok",platform="twitter"}"#) >= 2.0,
+        "token exchange and identity"
+    );
     // No ids or tokens in label values.
     assert!(
         !text.contains(q["accountId"].as_str()),
         "no account ids as labels"
     );
+}
+
+#[tokio::test]
+async fn a_failing_platform_opens_its_circuit_and_the_gauge_says_so() {
+    let iso = crate::flows::spawn_isolated(Platform::Linkedin, |_| {}).await;
+    let app = &iso.app;
+    let profile = app.default_profile().await;
+    iso.fault(Platform::Linkedin, serde_json::json!({"identity": "fail"}))
+        .await;
+    for _ in 0..plugboard_platforms::resilience::FAILURE_THRESHOLD + 1 {
+        let auth = app.start_connect(Platform::Linkedin, &profile, "").await;
+        let callback = app.consent(&auth, "outage", "approve", None).await;
+        let r = reply(app.client.get(&callback).send().await.unwrap()).await;
+        assert!(
+            r.status.as_u16() >= 400,
+            "an error page, not a connect: {}",
+            r.status
+        );
+    }
+    let text = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let at = |series: &str| value(&text, series).unwrap_or_else(|| panic!("{series} in:\n{text}"));
+    assert_eq!(at(r#"plugboard_circuit_open{platform="linkedin"}"#), 1.0);
+    assert!(
+        at(r#"plugboard_platform_calls_total{outcome="circuit_open",platform="linkedin"}"#) >= 1.0
+    );
+    assert!(at(r#"plugboard_platform_calls_total{outcome="error",platform="linkedin"}"#) >= 5.0);
 }

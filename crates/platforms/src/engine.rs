@@ -530,8 +530,9 @@ pub(crate) struct Engine {
     clock: Arc<dyn Clock>,
     token_dialect: Dialect,
     api_dialect: Dialect,
-    /// Opens after repeated failed calls, so an outage fails fast (see `resilience`).
-    breaker: crate::resilience::CircuitBreaker,
+    /// Open after repeated failed calls, so an outage fails fast (see `resilience`): one for
+    /// the OAuth endpoints, one for the API, which fail apart as often as together.
+    breakers: [crate::resilience::CircuitBreaker; 2],
     /// The platform's cost units per API method, where it has them.
     costs: Option<&'static CostTable>,
 }
@@ -564,7 +565,7 @@ impl Engine {
             clock,
             token_dialect,
             api_dialect,
-            breaker: Default::default(),
+            breakers: Default::default(),
             costs: None,
         })
     }
@@ -904,7 +905,9 @@ impl Engine {
         sent: &[&str],
     ) -> Result<(u16, Vec<u8>), ConnectorError> {
         use crate::resilience::{Transition, backoff, should_retry};
-        if let Err(open) = self.breaker.allow(self.now()) {
+        let breaker = &self.breakers[usize::from(endpoint == Endpoint::Api)];
+        if let Err(open) = breaker.allow(self.now()) {
+            self.app.usage.unanswered(self.platform, "circuit_open");
             return Err(ConnectorError::Transport(format!(
                 "{} has failed repeatedly; calls to it resume in {} s (circuit open)",
                 self.platform,
@@ -931,15 +934,28 @@ impl Engine {
             }
             break (result, attempt);
         };
-        match self.breaker.record(last, self.now()) {
-            Transition::Opened => tracing::warn!(
-                platform = self.platform.as_str(),
-                "platform failing: circuit open, calls fail fast for 30 s"
-            ),
-            Transition::Closed => tracing::info!(
-                platform = self.platform.as_str(),
-                "platform answering again: circuit closed"
-            ),
+        if matches!(
+            last,
+            crate::resilience::Attempt::NotSent | crate::resilience::Attempt::Transport
+        ) {
+            self.app.usage.unanswered(self.platform, "transport");
+        }
+        match breaker.record(last, self.now()) {
+            Transition::Opened => {
+                tracing::warn!(
+                    platform = self.platform.as_str(),
+                    "platform failing: circuit open, calls fail fast for 30 s"
+                );
+                self.app.usage.circuit(self.platform, true);
+            }
+            Transition::Closed => {
+                tracing::info!(
+                    platform = self.platform.as_str(),
+                    "platform answering again: circuit closed"
+                );
+                let still_open = self.breakers.iter().any(|b| b.is_open());
+                self.app.usage.circuit(self.platform, still_open);
+            }
             Transition::None => {}
         }
         result

@@ -8,7 +8,8 @@
 //! connection could not be made). Waits are "full jitter" (a random time up to the capped
 //! exponential), so replicas retrying together spread out.
 //!
-//! The breaker counts consecutive failures that say the platform is unwell (transport
+//! The breaker (one per platform for its OAuth endpoints, one for its API) counts
+//! consecutive failures that say the platform is unwell (transport
 //! errors and 5xx; not 4xx, which are about the request). At [`FAILURE_THRESHOLD`] it opens
 //! for [`OPEN_FOR`]; then one call is let through (half-open): success closes it, failure
 //! opens it again. Time is read from the engine's clock, so tests can move it.

@@ -301,6 +301,13 @@ pub struct QuotaHit {
 #[async_trait]
 pub trait UsageSink: Send + Sync {
     async fn record(&self, call: &PlatformCall);
+
+    /// A call that ended without an answer: `transport` (no usable answer after its
+    /// retries) or `circuit_open` (not sent: the platform's breaker is open).
+    fn unanswered(&self, _platform: Platform, _outcome: &'static str) {}
+
+    /// The platform's breaker opened (`true`) or closed again.
+    fn circuit(&self, _platform: Platform, _open: bool) {}
 }
 
 /// A sink that forgets everything (tests, the CLI).

@@ -70,10 +70,10 @@ impl Services {
     /// The sink the connectors report their calls to: it counts them in the store against
     /// these services' limits.
     pub fn usage_sink(&self) -> Arc<dyn plugboard_platforms::UsageSink> {
-        Arc::new(quota::QuotaRecorder::new(
-            self.store.clone(),
-            self.quota.clone(),
-        ))
+        Arc::new(
+            quota::QuotaRecorder::new(self.store.clone(), self.quota.clone())
+                .with_metrics(self.metrics.clone()),
+        )
     }
 
     /// The same services delivering webhooks with these settings.

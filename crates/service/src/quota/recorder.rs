@@ -22,11 +22,30 @@ const META_BACK_OFF: TimeDelta = TimeDelta::hours(1);
 pub struct QuotaRecorder {
     store: Arc<dyn Store>,
     settings: Arc<QuotaSettings>,
+    metrics: Option<Arc<crate::metrics::ServiceMetrics>>,
 }
 
 impl QuotaRecorder {
     pub fn new(store: Arc<dyn Store>, settings: Arc<QuotaSettings>) -> Self {
-        Self { store, settings }
+        Self {
+            store,
+            settings,
+            metrics: None,
+        }
+    }
+
+    /// The same recorder also counting calls and open circuits in `metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<crate::metrics::ServiceMetrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    fn count_call(&self, platform: plugboard_core::Platform, outcome: &str) {
+        if let Some(m) = &self.metrics {
+            m.platform_calls
+                .with_label_values(&[platform.as_str(), outcome])
+                .inc();
+        }
     }
 }
 
@@ -155,7 +174,25 @@ fn warning_event(
 
 #[async_trait]
 impl UsageSink for QuotaRecorder {
+    fn unanswered(&self, platform: plugboard_core::Platform, outcome: &'static str) {
+        self.count_call(platform, outcome);
+    }
+
+    fn circuit(&self, platform: plugboard_core::Platform, open: bool) {
+        if let Some(m) = &self.metrics {
+            m.circuit_open
+                .with_label_values(&[platform.as_str()])
+                .set(i64::from(open));
+        }
+    }
+
     async fn record(&self, call: &PlatformCall) {
+        let outcome = match call.status {
+            _ if call.quota_exceeded.is_some() => "quota",
+            200..=299 => "ok",
+            _ => "error",
+        };
+        self.count_call(call.platform, outcome);
         let inc = increment(&self.settings, call);
         let blocked = inc.blocked_until;
         match self.store.add_platform_usage(&inc).await {
