@@ -421,3 +421,59 @@ async fn connect_flow_logs_never_carry_keys_states_codes_or_tokens() {
         "a sandbox code or token reached the logs"
     );
 }
+
+/// Against a running binary at `url`: starts a `platform` connect for the key's first
+/// profile (redirect `https://app.example/cb`), approves it as `user` at the sandbox whose
+/// origin is `sandbox` (the server itself when its sandbox is on), and returns the
+/// callback URL the platform sends the browser to.
+pub(crate) async fn approve_at_sandbox(
+    client: &reqwest::Client,
+    url: &str,
+    key: &str,
+    sandbox: &str,
+    platform: &str,
+    user: &str,
+) -> String {
+    let get_json = |u: String| async move {
+        client
+            .get(u)
+            .bearer_auth(key)
+            .send()
+            .await
+            .unwrap()
+            .json::<serde_json::Value>()
+            .await
+            .unwrap()
+    };
+    let profiles = get_json(format!("{url}/v1/profiles")).await;
+    let profile = profiles["profiles"][0]["_id"].as_str().unwrap().to_owned();
+    let start = get_json(format!(
+        "{url}/v1/connect/{platform}?profileId={profile}&redirect_url=https%3A%2F%2Fapp.example%2Fcb"
+    ))
+    .await;
+    let auth = start["authUrl"].as_str().unwrap().to_owned();
+    let html = client
+        .get(&auth)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let action = crate::flows::attr_after(&html, "<form", "action").unwrap();
+    let request = crate::flows::attr_after(&html, "name=\"_request\"", "value").unwrap();
+    let consent = crate::helpers::reply(
+        client
+            .post(format!("{sandbox}{action}"))
+            .form(&[
+                ("_request", request.as_str()),
+                ("username", user),
+                ("decision", "approve"),
+            ])
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    crate::flows::location(&consent)
+}

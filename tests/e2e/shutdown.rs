@@ -2,8 +2,6 @@
 //! request in flight finish, closes the listener, gives back its leases and exits 0.
 
 use crate::binary::start_command;
-use crate::flows::{attr_after, location};
-use crate::helpers::reply;
 use std::time::{Duration, Instant};
 
 /// The leases table's clock (milliseconds since the epoch), read as another process would.
@@ -66,15 +64,6 @@ async fn sigterm_drains_readiness_finishes_in_flight_work_releases_leases_and_ex
     }
 
     // A connect whose token exchange takes 3 seconds is in flight when SIGTERM arrives.
-    let profiles: serde_json::Value = get("/v1/profiles")
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let profile = profiles["profiles"][0]["_id"].as_str().unwrap().to_owned();
     let r = client
         .post(format!("{}/_faults", sandbox.url))
         .json(&serde_json::json!({"platform": "twitter", "token": "slow", "slowMillis": 3000}))
@@ -82,41 +71,15 @@ async fn sigterm_drains_readiness_finishes_in_flight_work_releases_leases_and_ex
         .await
         .unwrap();
     assert!(r.status().is_success());
-    let start: serde_json::Value = get(&format!(
-        "/v1/connect/twitter?profileId={profile}&redirect_url=https%3A%2F%2Fapp.example%2Fcb"
-    ))
-    .bearer_auth(&key)
-    .send()
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
-    let auth = start["authUrl"].as_str().unwrap().to_owned();
-    let html = client
-        .get(&auth)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let action = attr_after(&html, "<form", "action").unwrap();
-    let request = attr_after(&html, "name=\"_request\"", "value").unwrap();
-    let consent = reply(
-        client
-            .post(format!("{}{action}", sandbox.origin()))
-            .form(&[
-                ("_request", request.as_str()),
-                ("username", "drained"),
-                ("decision", "approve"),
-            ])
-            .send()
-            .await
-            .unwrap(),
+    let callback = crate::binary::approve_at_sandbox(
+        &client,
+        &url,
+        &key,
+        &sandbox.origin(),
+        "twitter",
+        "drained",
     )
     .await;
-    let callback = location(&consent);
     let in_flight = tokio::spawn({
         let client = client.clone();
         async move { client.get(callback).send().await }

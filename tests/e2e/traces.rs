@@ -2,8 +2,6 @@
 //! receives the connect's spans from the compiled binary.
 
 use crate::binary::{plugboard, start_command};
-use crate::flows::{attr_after, location};
-use crate::helpers::reply;
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -51,50 +49,9 @@ async fn a_connects_spans_are_exported_to_the_otlp_collector() {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap();
-    let profiles: serde_json::Value = client
-        .get(format!("{url}/v1/profiles"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let profile = profiles["profiles"][0]["_id"].as_str().unwrap().to_owned();
-    let start: serde_json::Value = client
-        .get(format!("{url}/v1/connect/twitter?profileId={profile}&redirect_url=https%3A%2F%2Fapp.example%2Fcb"))
-        .bearer_auth(&key)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let auth = start["authUrl"].as_str().unwrap().to_owned();
-    let html = client
-        .get(&auth)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let action = attr_after(&html, "<form", "action").unwrap();
-    let request = attr_after(&html, "name=\"_request\"", "value").unwrap();
-    let consent = reply(
-        client
-            .post(format!("{url}{action}"))
-            .form(&[
-                ("_request", request.as_str()),
-                ("username", "traced"),
-                ("decision", "approve"),
-            ])
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
-    let landed = client.get(location(&consent)).send().await.unwrap();
+    let callback =
+        crate::binary::approve_at_sandbox(&client, &url, &key, &url, "twitter", "traced").await;
+    let landed = client.get(callback).send().await.unwrap();
     assert_eq!(landed.status(), 302);
 
     // Stop gracefully: what is still queued is flushed on the way out.
