@@ -27,6 +27,24 @@ impl QueryMap {
             .filter(|s| !s.is_empty())
     }
 
+    /// An optional filter naming one of the platforms Plugboard connects.
+    pub fn platform(
+        &self,
+        name: &'static str,
+    ) -> Result<Option<plugboard_core::Platform>, ApiError> {
+        self.str(name)
+            .map(|p| {
+                p.parse::<plugboard_core::Platform>().map_err(|_| {
+                    ApiError::bad_request(
+                        "validation_error",
+                        name,
+                        format!("{p:?} is not a platform Plugboard connects"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
     pub fn all(&self, name: &str) -> Vec<&str> {
         self.0
             .get(name)

@@ -6,7 +6,7 @@ use crate::error::{ApiError, ErrorBody};
 use crate::extract::{Auth, parse_id};
 use crate::query::QueryMap;
 use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
-use plugboard_core::{AccountId, Platform, ProfileId};
+use plugboard_core::{AccountId, ProfileId};
 use plugboard_service::ServiceError;
 use plugboard_service::accounts::AccountListRequest;
 use plugboard_store::{Account, AccountPatch};
@@ -71,16 +71,7 @@ pub async fn list(
         .str("profileId")
         .map(|p| parse_id(p, "profileId"))
         .transpose()?;
-    let platform = match q.str("platform") {
-        None => None,
-        Some(p) => Some(p.parse::<Platform>().map_err(|_| {
-            ApiError::bad_request(
-                "validation_error",
-                "platform",
-                format!("{p:?} is not a platform Plugboard connects"),
-            )
-        })?),
-    };
+    let platform = q.platform("platform")?;
     let list = state
         .services
         .list_accounts(

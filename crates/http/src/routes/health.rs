@@ -6,7 +6,7 @@ use crate::extract::{Auth, parse_id};
 use crate::query::QueryMap;
 use actix_web::{HttpRequest, HttpResponse, get, web};
 use chrono::{DateTime, Utc};
-use plugboard_core::{AccountId, Platform, ProfileId};
+use plugboard_core::{AccountId, ProfileId};
 use plugboard_service::health::{AccountHealth, HealthFilter, HealthStatus, Probe};
 use serde_json::{Value, json};
 
@@ -50,16 +50,7 @@ pub async fn all(
         .str("profileId")
         .map(|p| parse_id(p, "profileId"))
         .transpose()?;
-    let platform = match q.str("platform") {
-        None => None,
-        Some(p) => Some(p.parse::<Platform>().map_err(|_| {
-            ApiError::bad_request(
-                "validation_error",
-                "platform",
-                format!("{p:?} is not a platform Plugboard connects"),
-            )
-        })?),
-    };
+    let platform = q.platform("platform")?;
     let status = q
         .one_of("status", &["healthy", "warning", "error"])?
         .and_then(|s| HealthStatus::parse(&s));
