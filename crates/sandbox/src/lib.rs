@@ -52,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/_revoke", web::post().to(admin::revoke))
         .route("/_stats", web::get().to(admin::stats))
         .route("/_clients", web::post().to(admin::register_client))
+        .route("/_grants", web::post().to(admin::register_grants))
         .route("/_avatar/{platform}/{file}", web::get().to(avatar))
         // The three fakes that are not OAuth providers, before the OAuth dispatch.
         .service(web::scope("/telegram").configure(telegram::configure))
