@@ -50,6 +50,25 @@ pub struct RefreshPass {
     pub skipped: u32,
     pub deferred: u32,
     pub dead: u32,
+    /// The store handed out a whole batch and every account in it was due: more may be
+    /// waiting behind them.
+    pub batch_full: bool,
+}
+
+impl RefreshPass {
+    /// Whether the next pass should run at once: the batch was full and this pass got
+    /// somewhere. A pass that only skipped (another replica holds the platform's slots)
+    /// waits for the next tick, so replicas do not spin against each other.
+    pub fn more_due(&self) -> bool {
+        self.batch_full && self.refreshed + self.deferred + self.dead > 0
+    }
+
+    fn add(&mut self, other: &RefreshPass) {
+        self.refreshed += other.refreshed;
+        self.skipped += other.skipped;
+        self.deferred += other.deferred;
+        self.dead += other.dead;
+    }
 }
 
 /// How many refreshes of one platform run at once, over all replicas. Token endpoints are
@@ -101,6 +120,7 @@ impl Services {
             .store
             .accounts_due_for_refresh(now + LONG_MARGIN, now, BATCH)
             .await?;
+        let listed = due.len();
         let mut by_platform: std::collections::BTreeMap<Platform, Vec<Account>> =
             Default::default();
         for account in due {
@@ -115,6 +135,9 @@ impl Services {
                 .or_default()
                 .push(account);
         }
+        // Every one of a whole batch was due: more may be waiting behind it.
+        let batch_full =
+            listed as u64 >= BATCH && by_platform.values().map(Vec::len).sum::<usize>() == listed;
         // Platforms run side by side; within one, at most its limit at once.
         let passes = futures::future::join_all(
             by_platform
@@ -122,15 +145,34 @@ impl Services {
                 .map(|(platform, accounts)| self.refresh_platform(platform, accounts, holder)),
         )
         .await;
-        let mut pass = RefreshPass::default();
+        let mut pass = RefreshPass {
+            batch_full,
+            ..RefreshPass::default()
+        };
         for p in passes {
-            let p = p?;
-            pass.refreshed += p.refreshed;
-            pass.skipped += p.skipped;
-            pass.deferred += p.deferred;
-            pass.dead += p.dead;
+            pass.add(&p?);
         }
         Ok(pass)
+    }
+
+    /// Passes one after another while each comes back full and gets somewhere, until
+    /// `stop` says so: a backlog larger than one batch (a restart after an outage, a bulk
+    /// import) is worked through at the platforms' pace instead of one batch per worker
+    /// interval. The sum of the passes; `batch_full` is the last one's.
+    pub async fn refresh_backlog(
+        &self,
+        holder: &str,
+        stop: impl Fn() -> bool,
+    ) -> ServiceResult<RefreshPass> {
+        let mut total = RefreshPass::default();
+        loop {
+            let pass = self.refresh_due(holder).await?;
+            total.add(&pass);
+            total.batch_full = pass.batch_full;
+            if !pass.more_due() || stop() {
+                return Ok(total);
+            }
+        }
     }
 
     async fn refresh_platform(
