@@ -171,9 +171,10 @@ pub(crate) async fn register_client(body: web::Bytes) -> HttpResponse {
     )
 }
 
-/// At most this many grants per `POST /sandbox/_grants` (bodies are limited to 256 KiB
-/// anyway); larger sets go in several requests.
+/// At most this many grants per `POST /sandbox/_grants`, in a body of at most
+/// [`MAX_GRANTS_BODY`]; larger sets go in several requests.
 pub(crate) const MAX_GRANTS_PER_REQUEST: usize = 5_000;
+pub(crate) const MAX_GRANTS_BODY: usize = 1 << 20;
 
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
