@@ -410,13 +410,16 @@ async fn seed_refreshable(app: &TestApp, n: usize) -> String {
             .unwrap();
         grants.push(json!({"username": format!("backlog_{nonce}_{i}"), "refreshToken": refresh}));
     }
-    let r = app
-        .post(
-            "/sandbox/_grants",
-            json!({"platform": "tiktok", "grants": grants}),
-        )
-        .await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    // Bodies are limited to 256 KiB: a thousand grants at a time.
+    for chunk in grants.chunks(1000) {
+        let r = app
+            .post(
+                "/sandbox/_grants",
+                json!({"platform": "tiktok", "grants": chunk}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
     nonce
 }
 
@@ -433,47 +436,62 @@ async fn refreshes_of(app: &TestApp, nonce: &str) -> Vec<u64> {
 
 #[tokio::test]
 async fn a_backlog_larger_than_a_batch_is_refreshed_in_one_round_each_token_once() {
+    let batch = plugboard_service::refresh::BATCH as u32;
     let clock = clock();
     let app = spawn_app_full_with(|_| {}, clock.clone()).await;
-    let nonce = seed_refreshable(&app, 450).await;
+    let nonce = seed_refreshable(&app, 2 * batch as usize + 50).await;
     clock.advance(Duration::hours(2));
-    let pass = app.services.refresh_backlog("w", || false).await.unwrap();
+    // One pass takes one batch, all due: more may be waiting.
+    let first = app.services.refresh_due("w").await.unwrap();
     assert_eq!(
-        (pass.refreshed, pass.dead, pass.deferred, pass.batch_full),
-        (450, 0, 0, false),
-        "{pass:?}"
+        (first.refreshed, first.batch_full),
+        (batch, true),
+        "{first:?}"
     );
+    assert!(first.more_due());
+    // A round goes on until a pass comes back short.
+    let rest = app.services.refresh_backlog("w", || false).await.unwrap();
+    assert_eq!(
+        (rest.refreshed, rest.dead, rest.deferred, rest.batch_full),
+        (batch + 50, 0, 0, false),
+        "{rest:?}"
+    );
+    assert!(!rest.more_due());
     let counts = refreshes_of(&app, &nonce).await;
-    assert_eq!(counts.len(), 450);
+    assert_eq!(counts.len(), 2 * batch as usize + 50);
     assert!(counts.iter().all(|n| *n == 1), "each exactly once");
     assert_eq!(
         app.services.refresh_backlog("w", || false).await.unwrap(),
         Default::default(),
         "nothing left"
     );
-}
-
-#[tokio::test]
-async fn one_pass_takes_one_batch_and_says_more_are_due_and_a_stop_ends_the_round() {
-    let clock = clock();
-    let app = spawn_app_full_with(|_| {}, clock.clone()).await;
-    seed_refreshable(&app, 230).await;
-    clock.advance(Duration::hours(2));
-    let first = app.services.refresh_due("w").await.unwrap();
-    assert_eq!(
-        (first.refreshed, first.batch_full),
-        (200, true),
-        "{first:?}"
-    );
-    assert!(first.more_due());
-    let last = app.services.refresh_backlog("w", || true).await.unwrap();
-    assert_eq!((last.refreshed, last.batch_full), (30, false), "{last:?}");
-    assert!(!last.more_due());
     // A full batch that got nowhere (every slot held elsewhere) does not ask for more.
     let skipped_only = plugboard_service::refresh::RefreshPass {
-        skipped: 200,
+        skipped: batch,
         batch_full: true,
         ..Default::default()
     };
     assert!(!skipped_only.more_due());
+}
+
+#[tokio::test]
+async fn a_stop_lets_the_refreshes_in_flight_finish_and_starts_no_more() {
+    let clock = clock();
+    let app = spawn_app_full_with(|_| {}, clock.clone()).await;
+    let nonce = seed_refreshable(&app, 40).await;
+    clock.advance(Duration::hours(2));
+    // The stop is asked before each account: the first three go ahead, then it says stop.
+    let asked = std::sync::atomic::AtomicUsize::new(0);
+    let pass = app
+        .services
+        .refresh_backlog("w", || {
+            asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 3
+        })
+        .await
+        .unwrap();
+    assert_eq!((pass.refreshed, pass.skipped), (3, 37), "{pass:?}");
+    assert_eq!(refreshes_of(&app, &nonce).await.len(), 3);
+    // The next round takes the rest.
+    let rest = app.services.refresh_backlog("w", || false).await.unwrap();
+    assert_eq!(rest.refreshed, 37, "{rest:?}");
 }
