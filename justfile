@@ -20,3 +20,10 @@ fmt:
 # Run the MongoDB conformance suite against a real MongoDB (PLUGBOARD_TEST_MONGODB_URI).
 test-mongodb URI:
     PLUGBOARD_TEST_MONGODB_URI={{URI}} cargo test -p plugboard-store --test mongodb
+
+# The performance suite (release builds, about ten minutes on two cores): writes
+# docs/performance.md and docs/performance.svg. Sizes are options, e.g. `just bench --accounts 20000`
+# (`just bench --help` lists them).
+bench *ARGS:
+    cargo build --release -p plugboard -p plugboard-bench
+    cargo run --release -q -p plugboard-bench -- run {{ARGS}}

@@ -365,3 +365,133 @@ async fn a_platform_never_has_more_refreshes_in_flight_than_its_limit_across_rep
     assert_eq!((pass.refreshed, pass.skipped), (1, 0), "{pass:?}");
     assert_eq!(pass.dead + pass.deferred, 0, "{pass:?}");
 }
+
+/// Seeds `n` TikTok accounts through the store whose refresh tokens the sandbox knows
+/// (`POST /sandbox/_grants`), due once the clock moves two hours.
+async fn seed_refreshable(app: &TestApp, n: usize) -> String {
+    let profile = app.default_profile().await;
+    let nonce = hex::encode(rand::random::<[u8; 4]>());
+    let owner = app.owner().await;
+    let now = app.services.clock.now();
+    let mut grants = Vec::new();
+    for i in 0..n {
+        let uid = format!("bl{nonce}{i}");
+        let refresh = format!("backlog-{nonce}-{i}-refresh");
+        let context = plugboard_store::Account::tokens_context(&owner, Platform::Tiktok, &uid, "");
+        let tokens = app.services.keyring.seal_json(
+            &context,
+            &json!({"tokens": {"access_token": format!("backlog-{nonce}-{i}"), "refresh_token": refresh}}),
+        );
+        app.services
+            .store
+            .upsert_account(
+                &plugboard_store::AccountUpsert {
+                    owner_id: owner.clone(),
+                    profile_id: profile.clone(),
+                    platform: Platform::Tiktok,
+                    platform_user_id: uid.clone(),
+                    destination_id: String::new(),
+                    username: Some(uid),
+                    display_name: None,
+                    profile_picture: None,
+                    profile_url: None,
+                    followers_count: None,
+                    parent_account_id: None,
+                    enabled: true,
+                    metadata: Default::default(),
+                    tokens: Some(tokens),
+                    token_expires_at: Some(now + Duration::hours(2)),
+                    scopes: vec![],
+                },
+                None,
+                now,
+            )
+            .await
+            .unwrap();
+        grants.push(json!({"username": format!("backlog_{nonce}_{i}"), "refreshToken": refresh}));
+    }
+    // Bodies are limited to 256 KiB: a thousand grants at a time.
+    for chunk in grants.chunks(1000) {
+        let r = app
+            .post(
+                "/sandbox/_grants",
+                json!({"platform": "tiktok", "grants": chunk}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    nonce
+}
+
+async fn refreshes_of(app: &TestApp, nonce: &str) -> Vec<u64> {
+    let stats = app.get("/sandbox/_stats").await;
+    stats.body["refreshes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(user, _)| user.starts_with(&format!("tiktok/backlog_{nonce}_")))
+        .map(|(_, n)| n.as_u64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_backlog_larger_than_a_batch_is_refreshed_in_one_round_each_token_once() {
+    let batch = plugboard_service::refresh::BATCH as u32;
+    let clock = clock();
+    let app = spawn_app_full_with(|_| {}, clock.clone()).await;
+    let nonce = seed_refreshable(&app, 2 * batch as usize + 50).await;
+    clock.advance(Duration::hours(2));
+    // One pass takes one batch, all due: more may be waiting.
+    let first = app.services.refresh_due("w").await.unwrap();
+    assert_eq!(
+        (first.refreshed, first.batch_full),
+        (batch, true),
+        "{first:?}"
+    );
+    assert!(first.more_due());
+    // A round goes on until a pass comes back short.
+    let rest = app.services.refresh_backlog("w", || false).await.unwrap();
+    assert_eq!(
+        (rest.refreshed, rest.dead, rest.deferred, rest.batch_full),
+        (batch + 50, 0, 0, false),
+        "{rest:?}"
+    );
+    assert!(!rest.more_due());
+    let counts = refreshes_of(&app, &nonce).await;
+    assert_eq!(counts.len(), 2 * batch as usize + 50);
+    assert!(counts.iter().all(|n| *n == 1), "each exactly once");
+    assert_eq!(
+        app.services.refresh_backlog("w", || false).await.unwrap(),
+        Default::default(),
+        "nothing left"
+    );
+    // A full batch that got nowhere (every slot held elsewhere) does not ask for more.
+    let skipped_only = plugboard_service::refresh::RefreshPass {
+        skipped: batch,
+        batch_full: true,
+        ..Default::default()
+    };
+    assert!(!skipped_only.more_due());
+}
+
+#[tokio::test]
+async fn a_stop_lets_the_refreshes_in_flight_finish_and_starts_no_more() {
+    let clock = clock();
+    let app = spawn_app_full_with(|_| {}, clock.clone()).await;
+    let nonce = seed_refreshable(&app, 40).await;
+    clock.advance(Duration::hours(2));
+    // The stop is asked before each account: the first three go ahead, then it says stop.
+    let asked = std::sync::atomic::AtomicUsize::new(0);
+    let pass = app
+        .services
+        .refresh_backlog("w", || {
+            asked.fetch_add(1, std::sync::atomic::Ordering::SeqCst) >= 3
+        })
+        .await
+        .unwrap();
+    assert_eq!((pass.refreshed, pass.skipped), (3, 37), "{pass:?}");
+    assert_eq!(refreshes_of(&app, &nonce).await.len(), 3);
+    // The next round takes the rest.
+    let rest = app.services.refresh_backlog("w", || false).await.unwrap();
+    assert_eq!(rest.refreshed, 37, "{rest:?}");
+}

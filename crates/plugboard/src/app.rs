@@ -627,8 +627,9 @@ impl Application {
         )
     }
 
-    /// The refresh worker: a pass every `refresh_interval` (a minute by default); any number of replicas may run it, each
-    /// account is held by one at a time (STYLE §9).
+    /// The refresh worker: every `refresh_interval` (a minute by default) a pass, and more
+    /// at once while passes come back full (`refresh_backlog`); any number of replicas may
+    /// run it, each account is held by one at a time (STYLE §9).
     fn start_refresher(
         &self,
         mut stop: tokio::sync::watch::Receiver<bool>,
@@ -638,10 +639,12 @@ impl Application {
         let interval = self.refresh_interval;
         tokio::spawn(async move {
             let mut every = tokio::time::interval(interval);
+            // A backlog may outlast several intervals; the ticks it covered are not owed.
+            every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             every.tick().await;
             while next_tick(&mut every, &mut stop).await {
-                match services.refresh_due(&holder).await {
-                    Ok(pass) if pass != Default::default() => {
+                match services.refresh_backlog(&holder, || *stop.borrow()).await {
+                    Ok(pass) if pass.refreshed + pass.skipped + pass.deferred + pass.dead > 0 => {
                         tracing::info!(
                             refreshed = pass.refreshed,
                             deferred = pass.deferred,

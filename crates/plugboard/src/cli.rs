@@ -9,6 +9,7 @@ use plugboard_service::api_keys::NewApiKey;
 use plugboard_service::profiles::{NewProfile, validate_name};
 use plugboard_store::{AccountQuery, ProfileFilter};
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -460,6 +461,60 @@ pub async fn run_accounts(config: Config, cmd: AccountsCommand) -> Result<(), Cl
         );
     }
     Ok(())
+}
+
+/// What `main` does with the parsed command line; the benchmark's smoke test runs the
+/// server through it from its own binary.
+pub async fn main_with(mut cli: Cli) -> ExitCode {
+    // The fakes alone need no configuration, store or key.
+    if let Some(Command::Sandbox(args)) = cli.command.take_if(|c| matches!(c, Command::Sandbox(_)))
+    {
+        let _telemetry = crate::telemetry::init(crate::config::LogFormat::Text, "info", None);
+        return match run_sandbox(args).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("plugboard: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let default_serve = ServeArgs::default();
+    let serve_args = match &cli.command {
+        None => Some(&default_serve),
+        Some(Command::Serve(a)) => Some(a),
+        _ => None,
+    };
+    let config = match load_config(&cli, serve_args) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("plugboard: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let telemetry = crate::telemetry::init(
+        config.log_format,
+        &config.log,
+        config.otlp_endpoint.as_ref(),
+    );
+    for var in crate::config::unknown_env_vars(std::env::vars()) {
+        tracing::warn!(variable = %var, "unknown PLUGBOARD_* environment variable ignored");
+    }
+    let result = match cli.command {
+        None | Some(Command::Serve(_)) => serve(config).await,
+        Some(Command::Keys(cmd)) => run_keys(config, cmd).await,
+        Some(Command::Profiles(cmd)) => run_profiles(config, cmd).await,
+        Some(Command::Accounts(cmd)) => run_accounts(config, cmd).await,
+        Some(Command::Sandbox(_)) => Ok(()),
+        Some(Command::Healthcheck(args)) => healthcheck(&config, args).await,
+    };
+    telemetry.shutdown();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("plugboard: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 #[cfg(test)]

@@ -10,9 +10,9 @@ use crate::errors::json_response;
 use crate::html::{escape, page};
 use crate::state::{
     Client, DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DestinationsFault, Faults, IdentityFault,
-    QuotaFault, TokenFault, with_state,
+    QuotaFault, RefreshGrant, TokenFault, with_state,
 };
-use crate::table::{FAKES, Fake, Renewal, find};
+use crate::table::{FAKES, Fake, MAX_DESTINATIONS, Renewal, find};
 
 fn bad_request(message: impl Into<String>) -> HttpResponse {
     json_response(StatusCode::BAD_REQUEST, &json!({"error": message.into()}))
@@ -180,6 +180,120 @@ pub(crate) async fn register_client(body: web::Bytes) -> HttpResponse {
     )
 }
 
+/// At most this many grants per `POST /sandbox/_grants`, in a body of at most
+/// [`MAX_GRANTS_BODY`]; larger sets go in several requests.
+pub(crate) const MAX_GRANTS_PER_REQUEST: usize = 5_000;
+pub(crate) const MAX_GRANTS_BODY: usize = 1 << 20;
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct GrantsRequest {
+    platform: String,
+    #[serde(default)]
+    client_id: Option<String>,
+    #[serde(default)]
+    scopes: Vec<String>,
+    #[serde(default)]
+    destinations: u8,
+    grants: Vec<GrantEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct GrantEntry {
+    username: String,
+    refresh_token: String,
+}
+
+/// `POST /sandbox/_grants`: registers refresh tokens for fake users in bulk, as if each user
+/// had approved the app and the token had come from a code exchange — so accounts seeded
+/// straight into a store (a benchmark's 100,000) can be refreshed through the ordinary
+/// refresh grant, with every check of the token endpoint still applied. Only platforms
+/// that renew with the refresh grant take them; a token already known, or one a rotation
+/// took away, is refused (re-registering a rotated token would hide a double refresh).
+pub(crate) async fn register_grants(body: web::Bytes) -> HttpResponse {
+    let req: GrantsRequest = match parse(&body) {
+        Ok(r) => r,
+        Err(message) => return bad_request(message),
+    };
+    let fake = match platform(&req.platform) {
+        Ok(f) => f,
+        Err(message) => return bad_request(message),
+    };
+    if !matches!(fake.renewal, Renewal::Grant { .. }) {
+        return bad_request(format!(
+            "{} does not renew with refresh tokens; it has no grants to register",
+            fake.slug
+        ));
+    }
+    if req.grants.is_empty() || req.grants.len() > MAX_GRANTS_PER_REQUEST {
+        return bad_request(format!(
+            "grants takes 1 to {MAX_GRANTS_PER_REQUEST} entries per request"
+        ));
+    }
+    if req.destinations > MAX_DESTINATIONS {
+        return bad_request(format!("destinations is 0 to {MAX_DESTINATIONS}"));
+    }
+    if let Some(g) = req
+        .grants
+        .iter()
+        .find(|g| g.username.trim().is_empty() || g.refresh_token.trim().is_empty())
+    {
+        return bad_request(format!(
+            "every grant needs a username and a refresh token (got username {:?})",
+            g.username
+        ));
+    }
+    let client_id = req
+        .client_id
+        .unwrap_or_else(|| DEFAULT_CLIENT_ID.to_owned());
+    let result = with_state(|s| {
+        if s.client(fake.slug, &client_id).is_none() {
+            return Err(format!(
+                "no app {client_id:?} on {}; register it with POST /sandbox/_clients",
+                fake.slug
+            ));
+        }
+        let mut seen = std::collections::HashSet::new();
+        if let Some(g) = req.grants.iter().find(|g| {
+            s.refresh.contains_key(&g.refresh_token)
+                || s.stats.rotated_away.contains(&g.refresh_token)
+                || !seen.insert(g.refresh_token.as_str())
+        }) {
+            return Err(format!(
+                "the refresh token of {:?} is already known to the sandbox (or was rotated away)",
+                g.username
+            ));
+        }
+        let now = crate::state::now();
+        let expires_at = fake
+            .refresh_lifetime
+            .map(|l| now + chrono::Duration::seconds(l));
+        for g in &req.grants {
+            s.register_refresh(
+                g.refresh_token.clone(),
+                RefreshGrant {
+                    platform: fake.slug,
+                    client_id: client_id.clone(),
+                    username: g.username.clone(),
+                    scopes: req.scopes.clone(),
+                    destinations: req.destinations,
+                    expires_at,
+                    from_code: None,
+                },
+            );
+        }
+        Ok(req.grants.len())
+    });
+    match result {
+        Ok(n) => json_response(
+            StatusCode::CREATED,
+            &json!({"platform": fake.slug, "clientId": client_id, "registered": n}),
+        ),
+        Err(message) => bad_request(message),
+    }
+}
+
 fn endpoint_rows(fake: &Fake) -> String {
     let mut rows = vec![
         (
@@ -249,7 +363,10 @@ redirect URI. Apps with strict redirect URIs are registered with <code>POST /san
 \"tokenLifetimeSeconds\":5,\"slowMillis\":3000}}</code> — replaces the knobs; only \
 <code>platform</code> clears them. <code>GET /sandbox/_faults</code> lists them.</li>\
 <li><code>POST /sandbox/_revoke</code> <code>{{\"platform\":\"twitter\",\"username\":\"sandbox_user\"}}</code> \
-— kills every token of that fake user.</li></ul>\
+— kills every token of that fake user.</li>\
+<li><code>POST /sandbox/_grants</code> <code>{{\"platform\":\"tiktok\",\"grants\":[{{\"username\":\"u1\",\"refreshToken\":\"rt-1\"}}]}}</code> \
+— registers refresh tokens of fake users in bulk (accounts seeded straight into a store); \
+<code>GET /sandbox/_stats</code> counts refreshes.</li></ul>\
 <h2>Platforms</h2>{platforms}<h2>Not OAuth</h2><ul><li><b>Telegram</b> Bot API at <code>/sandbox/telegram/bot&lt;token&gt;/&lt;method&gt;</code>; default bot <code>@{bot}</code>; script chats with <code>POST /sandbox/telegram/_chats</code>, members with <code>…/_chats/&lt;id&gt;/members</code>, posts with <code>…/_chats/&lt;id&gt;/messages</code>, direct messages with <code>POST /sandbox/telegram/_bots/&lt;token&gt;/dm</code>.</li><li><b>Bluesky</b> PDS at <code>/sandbox/bluesky/xrpc/&lt;nsid&gt;</code>; accounts with <code>POST /sandbox/bluesky/_accounts</code>, app passwords with <code>…/_accounts/&lt;handle&gt;/app-passwords</code>.</li><li><b>WhatsApp</b> Cloud API (Graph) at <code>/sandbox/whatsapp/&lt;version&gt;/…</code>; a business account with numbers and a system-user token from <code>POST /sandbox/whatsapp/_wabas</code>.</li></ul><p>Details: <code>docs/sandbox/telegram.md</code>, <code>docs/sandbox/bluesky.md</code>, <code>docs/sandbox/whatsapp.md</code>.</p>",
         bot = crate::telegram::DEFAULT_BOT_USERNAME,
         id = DEFAULT_CLIENT_ID,

@@ -54,6 +54,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/_revoke", web::post().to(admin::revoke))
         .route("/_stats", web::get().to(admin::stats))
         .route("/_clients", web::post().to(admin::register_client))
+        .service(
+            web::resource("/_grants")
+                // Its own limit, whatever the server it is mounted in sets for its API.
+                .app_data(web::PayloadConfig::new(admin::MAX_GRANTS_BODY))
+                .route(web::post().to(admin::register_grants)),
+        )
         .route("/_avatar/{platform}/{file}", web::get().to(avatar))
         // The three fakes that are not OAuth providers, before the OAuth dispatch.
         .service(web::scope("/telegram").configure(telegram::configure))

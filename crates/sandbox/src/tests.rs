@@ -1178,3 +1178,139 @@ async fn the_landing_page_says_it_is_the_sandbox_and_lists_every_platform_and_kn
         }
     }
 }
+
+async fn refresh_with<S>(app: &S, fake: &Fake, client_id: &str, token: &str) -> (StatusCode, Value)
+where
+    S: Service<actix_http::Request, Response = Resp, Error = actix_web::Error>,
+{
+    let form = vec![
+        ("grant_type".to_owned(), "refresh_token".to_owned()),
+        ("refresh_token".to_owned(), token.to_owned()),
+    ];
+    call_json(
+        app,
+        token_request(fake, client_id, &secret(client_id), form),
+    )
+    .await
+}
+
+async fn post_grants<S>(app: &S, body: &Value) -> (StatusCode, Value)
+where
+    S: Service<actix_http::Request, Response = Resp, Error = actix_web::Error>,
+{
+    let req = test::TestRequest::post()
+        .uri("/sandbox/_grants")
+        .set_json(body)
+        .to_request();
+    call_json(app, req).await
+}
+
+#[actix_web::test]
+async fn registered_grants_refresh_like_issued_ones_and_are_counted() {
+    let app = app().await;
+    let fake = find("tiktok").unwrap();
+    register(&app, fake, "bulk-grants").await;
+    let (status, body) = post_grants(
+        &app,
+        &json!({"platform": "tiktok", "clientId": "bulk-grants", "scopes": ["user.info.basic"],
+                "grants": [{"username": "bulk_a", "refreshToken": "bulk-rt-a"},
+                           {"username": "bulk_b", "refreshToken": "bulk-rt-b"}]}),
+    )
+    .await;
+    assert_eq!(
+        (status, body),
+        (
+            StatusCode::CREATED,
+            json!({"platform": "tiktok", "clientId": "bulk-grants", "registered": 2})
+        )
+    );
+    let (status, tokens) = refresh_with(&app, fake, "bulk-grants", "bulk-rt-a").await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    assert_eq!(tokens["scope"], json!("user.info.basic"));
+    let rotated = str_at(&tokens, "/refresh_token").to_owned();
+    assert_ne!(rotated, "bulk-rt-a", "TikTok rotates");
+    // The access token it gave works like one from a code exchange.
+    assert_eq!(
+        whoami(&app, fake, str_at(&tokens, "/access_token")).await.0,
+        StatusCode::OK
+    );
+    // Another app cannot use them, and the rotated-away one is a counted double refresh.
+    let (status, _) = refresh_with(&app, fake, "bulk-grants-other", "bulk-rt-b").await;
+    assert_ne!(status, StatusCode::OK);
+    let (status, _) = refresh_with(&app, fake, "bulk-grants", "bulk-rt-a").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, stats) = call_json(
+        &app,
+        test::TestRequest::get().uri("/sandbox/_stats").to_request(),
+    )
+    .await;
+    assert_eq!(stats["refreshes"]["tiktok/bulk_a"], json!(1));
+    assert!(stats["rotatedRefreshTokensReused"].as_u64().unwrap() >= 1);
+}
+
+#[actix_web::test]
+async fn the_grants_endpoint_refuses_what_would_weaken_the_token_checks() {
+    let app = app().await;
+    let fake = find("pinterest").unwrap();
+    register(&app, fake, "grants-refusals").await;
+    let one = |token: &str| json!([{"username": "g_user", "refreshToken": token}]);
+    let (status, _) = post_grants(
+        &app,
+        &json!({"platform": "pinterest", "clientId": "grants-refusals", "grants": one("grants-rt-live")}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, tokens) = refresh_with(&app, fake, "grants-refusals", "grants-rt-live").await;
+    assert_eq!(status, StatusCode::OK, "{tokens}");
+    let too_many: Vec<Value> = (0..=crate::admin::MAX_GRANTS_PER_REQUEST)
+        .map(|i| json!({"username": "u", "refreshToken": format!("grants-many-{i}")}))
+        .collect();
+    for (body, why) in [
+        (
+            json!({"platform": "facebook", "grants": one("grants-rt-fb")}),
+            "Facebook renews by exchange, not refresh tokens",
+        ),
+        (
+            json!({"platform": "myspace", "grants": one("grants-rt-x")}),
+            "unknown platform",
+        ),
+        (
+            json!({"platform": "pinterest", "clientId": "nobody", "grants": one("grants-rt-n")}),
+            "unknown app",
+        ),
+        (json!({"platform": "pinterest", "grants": []}), "no grants"),
+        (
+            json!({"platform": "pinterest", "grants": too_many}),
+            "too many in one request",
+        ),
+        (
+            json!({"platform": "pinterest", "grants": [{"username": "", "refreshToken": "grants-rt-e"}]}),
+            "no username",
+        ),
+        (
+            json!({"platform": "pinterest", "grants": [{"username": "a", "refreshToken": "grants-rt-d"},
+                                                       {"username": "b", "refreshToken": "grants-rt-d"}]}),
+            "one token twice",
+        ),
+        (
+            json!({"platform": "pinterest", "clientId": "grants-refusals", "grants": one(str_at(&tokens, "/refresh_token"))}),
+            "a token the sandbox issued",
+        ),
+        (
+            json!({"platform": "pinterest", "clientId": "grants-refusals", "grants": one("grants-rt-live")}),
+            "a token rotated away: registering it again would hide a double refresh",
+        ),
+        (
+            json!({"platform": "pinterest", "destinations": 9, "grants": one("grants-rt-9")}),
+            "destinations out of range",
+        ),
+        (
+            json!({"platform": "pinterest", "grants": one("grants-rt-u"), "expiresAt": 1}),
+            "unknown field",
+        ),
+    ] {
+        let (status, got) = post_grants(&app, &body).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{why}: {got}");
+        assert!(got["error"].is_string(), "{why}: {got}");
+    }
+}

@@ -23,7 +23,11 @@ pub const SHORT_MARGIN: Duration = Duration::minutes(15);
 pub const LONG_MARGIN: Duration = Duration::days(7);
 /// How long one worker holds an account while it refreshes it.
 const ACCOUNT_LEASE: Duration = Duration::seconds(60);
-const BATCH: u64 = 200;
+/// Accounts per pass. A pass lasts as long as its slowest platform's share, so with a
+/// backlog each pass loses up to one round of that platform's slots; at 200 accounts over
+/// eight platforms that was a tenth of the sweep (docs/performance.md), at 1000 it is a
+/// few percent.
+pub const BATCH: u64 = 1000;
 
 /// What one refresh came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -57,6 +61,25 @@ pub struct RefreshPass {
     pub skipped: u32,
     pub deferred: u32,
     pub dead: u32,
+    /// The store handed out a whole batch and every account in it was due: more may be
+    /// waiting behind them.
+    pub batch_full: bool,
+}
+
+impl RefreshPass {
+    /// Whether the next pass should run at once: the batch was full and this pass got
+    /// somewhere. A pass that only skipped (another replica holds the platform's slots)
+    /// waits for the next tick, so replicas do not spin against each other.
+    pub fn more_due(&self) -> bool {
+        self.batch_full && self.refreshed + self.deferred + self.dead > 0
+    }
+
+    fn add(&mut self, other: &RefreshPass) {
+        self.refreshed += other.refreshed;
+        self.skipped += other.skipped;
+        self.deferred += other.deferred;
+        self.dead += other.dead;
+    }
 }
 
 /// How many refreshes of one platform run at once, over all replicas. Token endpoints are
@@ -103,11 +126,22 @@ impl Services {
     /// One pass of the refresh worker over every owner's due accounts (STYLE §6:
     /// `run_once`; the loop calls it, tests call it with a moved clock).
     pub async fn refresh_due(&self, holder: &str) -> ServiceResult<RefreshPass> {
+        self.refresh_pass(holder, &|| false).await
+    }
+
+    /// One pass; once `stop` says so, no further account is started (those in flight
+    /// finish) and the rest wait for the next pass.
+    async fn refresh_pass(
+        &self,
+        holder: &str,
+        stop: &(dyn Fn() -> bool + Sync),
+    ) -> ServiceResult<RefreshPass> {
         let now = self.clock.now();
         let due = self
             .store
             .accounts_due_for_refresh(now + LONG_MARGIN, now, BATCH)
             .await?;
+        let listed = due.len();
         let mut by_platform: std::collections::BTreeMap<Platform, Vec<Account>> =
             Default::default();
         for account in due {
@@ -122,22 +156,44 @@ impl Services {
                 .or_default()
                 .push(account);
         }
+        // Every one of a whole batch was due: more may be waiting behind it.
+        let batch_full =
+            listed as u64 >= BATCH && by_platform.values().map(Vec::len).sum::<usize>() == listed;
         // Platforms run side by side; within one, at most its limit at once.
-        let passes = futures::future::join_all(
-            by_platform
-                .into_iter()
-                .map(|(platform, accounts)| self.refresh_platform(platform, accounts, holder)),
-        )
-        .await;
-        let mut pass = RefreshPass::default();
+        let passes =
+            futures::future::join_all(by_platform.into_iter().map(|(platform, accounts)| {
+                self.refresh_platform(platform, accounts, holder, stop)
+            }))
+            .await;
+        let mut pass = RefreshPass {
+            batch_full,
+            ..RefreshPass::default()
+        };
         for p in passes {
-            let p = p?;
-            pass.refreshed += p.refreshed;
-            pass.skipped += p.skipped;
-            pass.deferred += p.deferred;
-            pass.dead += p.dead;
+            pass.add(&p?);
         }
         Ok(pass)
+    }
+
+    /// Passes one after another while each comes back full and gets somewhere, until
+    /// `stop` says so (checked before each account is started): a backlog larger than one
+    /// batch (a restart after an outage, a bulk import) is worked through at the
+    /// platforms' pace instead of one batch per worker interval. The sum of the passes;
+    /// `batch_full` is the last one's.
+    pub async fn refresh_backlog(
+        &self,
+        holder: &str,
+        stop: impl Fn() -> bool + Sync,
+    ) -> ServiceResult<RefreshPass> {
+        let mut total = RefreshPass::default();
+        loop {
+            let pass = self.refresh_pass(holder, &stop).await?;
+            total.add(&pass);
+            total.batch_full = pass.batch_full;
+            if !pass.more_due() || stop() {
+                return Ok(total);
+            }
+        }
     }
 
     async fn refresh_platform(
@@ -145,18 +201,28 @@ impl Services {
         platform: Platform,
         accounts: Vec<Account>,
         holder: &str,
+        stop: &(dyn Fn() -> bool + Sync),
     ) -> ServiceResult<RefreshPass> {
-        let mut pass = RefreshPass::default();
-        for chunk in accounts.chunks(refresh_concurrency(platform)) {
-            let results = futures::future::join_all(
-                chunk
-                    .iter()
-                    .enumerate()
-                    .map(|(slot, a)| self.refresh_in_slot(platform, slot, a, holder)),
-            )
-            .await;
-            for r in results {
-                let r = r?;
+        // Each of the platform's slots works through one queue, taking the next account as
+        // soon as its last one is done, so a slow refresh holds up only its own slot (in
+        // lock-step rounds every slot waited for the slowest of the round). A slot held
+        // by another replica ends its worker for this pass, as does the stop; what no
+        // worker reached waits for the next pass.
+        let queue = std::sync::Mutex::new(accounts.into_iter());
+        let next = || queue.lock().unwrap_or_else(|e| e.into_inner()).next();
+        let workers = (0..refresh_concurrency(platform)).map(|slot| async move {
+            let mut pass = RefreshPass::default();
+            while !stop()
+                && let Some(account) = next()
+            {
+                let Some(r) = self
+                    .refresh_in_slot(platform, slot, &account, holder)
+                    .await?
+                else {
+                    self.count_refresh(platform, &Refreshed::Skipped);
+                    pass.skipped += 1;
+                    break;
+                };
                 self.count_refresh(platform, &r);
                 match r {
                     Refreshed::Done { .. } => pass.refreshed += 1,
@@ -167,7 +233,17 @@ impl Services {
                     Refreshed::Dead { .. } => pass.dead += 1,
                 }
             }
+            Ok::<_, ServiceError>(pass)
+        });
+        let mut pass = RefreshPass::default();
+        for p in futures::future::join_all(workers).await {
+            pass.add(&p?);
         }
+        let left = queue.lock().unwrap_or_else(|e| e.into_inner()).len();
+        for _ in 0..left {
+            self.count_refresh(platform, &Refreshed::Skipped);
+        }
+        pass.skipped += u32::try_from(left).unwrap_or(u32::MAX);
         Ok(pass)
     }
 
@@ -187,22 +263,22 @@ impl Services {
     }
 
     /// Refreshes one account in one of the platform's slots: a store lease per slot, so the
-    /// limit holds across every replica. A slot in use elsewhere skips the account until
-    /// the next pass.
+    /// limit holds across every replica. `None`: the slot is in use elsewhere, and the
+    /// account waits for the next pass.
     async fn refresh_in_slot(
         &self,
         platform: Platform,
         slot: usize,
         account: &Account,
         holder: &str,
-    ) -> ServiceResult<Refreshed> {
+    ) -> ServiceResult<Option<Refreshed>> {
         let lease = refresh_slot(platform, slot);
         if !self
             .store
             .acquire_lease(&lease, holder, self.clock.now(), ACCOUNT_LEASE)
             .await?
         {
-            return Ok(Refreshed::Skipped);
+            return Ok(None);
         }
         let result = self
             .refresh_held(&account.owner_id, &account.id, holder, false)
@@ -210,7 +286,7 @@ impl Services {
         if let Err(e) = self.store.release_lease(&lease, holder).await {
             tracing::warn!(error = %e, "cannot release a refresh slot; it runs out on its own");
         }
-        result
+        result.map(Some)
     }
 
     /// `POST /v1/accounts/{id}/refresh-token`: refresh now, whatever the expiry.
