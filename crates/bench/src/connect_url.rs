@@ -19,6 +19,8 @@ pub struct Target {
     pub authorization: Option<String>,
     /// `/metrics` of a Plugboard target, for the time breakdown.
     pub metrics_url: Option<String>,
+    /// Another process the target depends on (the MongoDB stand-in), whose CPU is shown.
+    pub helper: Option<(String, u32)>,
 }
 
 #[derive(Debug, Clone)]
@@ -27,6 +29,8 @@ pub struct Row {
     pub result: LoadResult,
     pub server_cpu_cores: f64,
     pub client_cpu_cores: f64,
+    /// (what, cores) of the target's helper process.
+    pub helper_cpu: Option<(String, f64)>,
     pub breakdown: Option<Breakdown>,
 }
 
@@ -36,6 +40,9 @@ pub struct Breakdown {
     pub handler_ms: f64,
     pub store_ms: f64,
     pub store_ops: f64,
+    /// Per store operation kind (SQLite: read, write; MongoDB: the command): operations per
+    /// request and mean milliseconds each.
+    pub by_operation: Vec<(String, f64, f64)>,
 }
 
 #[derive(Debug, Clone)]
@@ -112,8 +119,18 @@ pub async fn measure(targets: &[Target], s: &Settings, progress: &dyn Fn(&str)) 
                 None => None,
             };
             let (srv0, own0) = (cpu_seconds(t.pid)?, own_cpu_seconds()?);
+            let helper0 = match &t.helper {
+                Some((_, pid)) => cpu_seconds(*pid).ok(),
+                None => None,
+            };
             let result = crate::load::run(&spec).await?;
             let (srv1, own1) = (cpu_seconds(t.pid)?, own_cpu_seconds()?);
+            let helper_cpu = match (&t.helper, helper0) {
+                (Some((what, pid)), Some(before)) => cpu_seconds(*pid)
+                    .ok()
+                    .map(|after| (what.clone(), after - before)),
+                _ => None,
+            };
             let total = (s.warmup + s.measure).as_secs_f64();
             let breakdown = match (&t.metrics_url, before) {
                 (Some(u), Some(before)) => {
@@ -126,10 +143,26 @@ pub async fn measure(targets: &[Target], s: &Settings, progress: &dyn Fn(&str)) 
                     );
                     let store = store_delta(&before, &after);
                     let n = handler.count.max(1.0);
+                    let name = "plugboard_store_operation_duration_seconds";
+                    let mut by_operation: Vec<(String, f64, f64)> = after
+                        .label_values(&format!("{name}_count"), "operation")
+                        .into_iter()
+                        .filter_map(|op| {
+                            let d = histogram_delta(
+                                &before,
+                                &after,
+                                name,
+                                &[("operation", op.as_str())],
+                            );
+                            (d.count > 0.0).then(|| (op, d.count / n, d.seconds * 1000.0 / d.count))
+                        })
+                        .collect();
+                    by_operation.sort_by(|a, b| (b.1 * b.2).total_cmp(&(a.1 * a.2)));
                     Some(Breakdown {
                         handler_ms: handler.seconds * 1000.0 / n,
                         store_ms: store.seconds * 1000.0 / n,
                         store_ops: store.count / n,
+                        by_operation,
                     })
                 }
                 _ => None,
@@ -138,6 +171,7 @@ pub async fn measure(targets: &[Target], s: &Settings, progress: &dyn Fn(&str)) 
                 name: t.name.clone(),
                 server_cpu_cores: (srv1 - srv0) / total,
                 client_cpu_cores: (own1 - own0) / total,
+                helper_cpu: helper_cpu.map(|(what, secs)| (what, secs / total)),
                 breakdown,
                 result,
             };
@@ -150,10 +184,21 @@ pub async fn measure(targets: &[Target], s: &Settings, progress: &dyn Fn(&str)) 
                         (row.server_cpu_cores - existing.server_cpu_cores) / k;
                     existing.client_cpu_cores +=
                         (row.client_cpu_cores - existing.client_cpu_cores) / k;
+                    if let (Some(e), Some(h)) = (&mut existing.helper_cpu, &row.helper_cpu) {
+                        e.1 += (h.1 - e.1) / k;
+                    }
                     if let (Some(e), Some(b)) = (&mut existing.breakdown, &row.breakdown) {
                         e.handler_ms += (b.handler_ms - e.handler_ms) / k;
                         e.store_ms += (b.store_ms - e.store_ms) / k;
                         e.store_ops += (b.store_ops - e.store_ops) / k;
+                        for (op, per, ms) in &mut e.by_operation {
+                            if let Some((_, bper, bms)) =
+                                b.by_operation.iter().find(|(o, _, _)| o == op)
+                            {
+                                *per += (bper - *per) / k;
+                                *ms += (bms - *ms) / k;
+                            }
+                        }
                     }
                 }
                 slot @ None => *slot = Some(row),

@@ -378,6 +378,17 @@ async fn sweep_section(
     Ok(s)
 }
 
+/// The loopback port of a MongoDB URI (`mongodb://127.0.0.1:<port>/…`).
+fn spec_store_port(store: &Store) -> Option<String> {
+    let Store::Mongodb { uri, .. } = store else {
+        return None;
+    };
+    let rest = uri.strip_prefix("mongodb://")?;
+    let host_port = rest.split(['/', '?']).next()?;
+    let (host, port) = host_port.rsplit_once(':')?;
+    (host == "127.0.0.1" || host == "localhost").then(|| port.to_owned())
+}
+
 fn command_line() -> String {
     let args: Vec<String> = std::env::args().skip(1).collect();
     format!("plugboard-bench {}", args.join(" "))
@@ -407,6 +418,7 @@ async fn connect_section(
             other => return Err(format!("unknown store {other:?} (sqlite, mongodb)").into()),
         };
         let label = store.label();
+        let server_store = store.clone();
         let server = servers::start_plugboard(
             launcher,
             &ServerSpec {
@@ -426,7 +438,14 @@ async fn connect_section(
         )
         .await?;
         let profile = servers::default_profile(&server).await?;
-        servers_up.push((label, server, profile));
+        // The stand-in's own process, when it runs here, for its CPU.
+        let helper = match &spec_store_port(&server_store) {
+            Some(port) => {
+                procs::find_process(&["nx-27017", port]).map(|pid| ("nx-27017".to_owned(), pid))
+            }
+            None => None,
+        };
+        servers_up.push((label, server, profile, helper));
     }
     let mut targets = vec![connect_url::Target {
         name: "bare actix-web handler".into(),
@@ -435,8 +454,9 @@ async fn connect_section(
         path: flows::connect_path(&args.platform, "0"),
         authorization: None,
         metrics_url: None,
+        helper: None,
     }];
-    for (label, server, profile) in &servers_up {
+    for (label, server, profile, helper) in &servers_up {
         targets.push(connect_url::Target {
             name: format!("Plugboard, {label}"),
             pid: server.proc.pid,
@@ -444,6 +464,7 @@ async fn connect_section(
             path: flows::connect_path(&args.platform, profile),
             authorization: Some(format!("Bearer {}", server.key)),
             metrics_url: Some(server.url("/metrics")),
+            helper: helper.clone(),
         });
     }
     let settings = connect_url::Settings {
@@ -491,7 +512,7 @@ async fn connect_section(
         );
     }
     bare.proc.stop().await;
-    for (_, server, _) in servers_up {
+    for (_, server, _, _) in servers_up {
         server.proc.stop().await;
     }
     Ok(connect_url::ConnectSection {

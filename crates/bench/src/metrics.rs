@@ -64,6 +64,26 @@ impl Scrape {
     }
 }
 
+impl Scrape {
+    /// The values `label` takes on samples of `name`.
+    pub fn label_values(&self, name: &str, label: &str) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .samples
+            .iter()
+            .filter(|(n, _, _)| n == name)
+            .filter_map(|(_, labels, _)| {
+                labels
+                    .iter()
+                    .find(|(k, _)| k == label)
+                    .map(|(_, v)| v.clone())
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+}
+
 /// Count and total seconds of store operations between two scrapes.
 pub struct Delta {
     pub count: f64,
@@ -110,5 +130,9 @@ mod tests {
         );
         assert_eq!(s.sum("plugboard_refreshes_total", &[]), 8.0);
         assert_eq!(s.sum("up", &[]), 1.0);
+        assert_eq!(
+            s.label_values("plugboard_refreshes_total", "platform"),
+            vec!["tiktok", "twitter"]
+        );
     }
 }

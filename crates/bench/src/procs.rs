@@ -150,3 +150,29 @@ pub fn cpu_seconds(pid: u32) -> Res<f64> {
 pub fn own_cpu_seconds() -> Res<f64> {
     cpu_seconds(std::process::id())
 }
+
+/// The first process whose command line holds every one of `words` (the MongoDB stand-in,
+/// which the test server starts without saying its pid).
+pub fn find_process(words: &[&str]) -> Option<u32> {
+    let me = std::process::id();
+    std::fs::read_dir("/proc")
+        .ok()?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| *pid != me)
+        .find(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|raw| {
+                let args: Vec<String> = raw
+                    .split(|b| *b == 0)
+                    .map(|a| String::from_utf8_lossy(a).into_owned())
+                    .collect();
+                // Not the shell that watches it.
+                let shell = args
+                    .first()
+                    .is_some_and(|a| a == "sh" || a.ends_with("/sh"));
+                !shell
+                    && words
+                        .iter()
+                        .all(|w| args.iter().any(|a| a == w || a.ends_with(w)))
+            })
+        })
+}

@@ -203,12 +203,17 @@ impl Report {
         let bare = c.bare().map(|b| b.result.throughput()).unwrap_or(0.0);
         let _ = writeln!(
             md,
-            "| target | requests/s | of bare | p50 | p99 | p99.9 | max | errors | server CPU | load generator CPU |\n|---|---|---|---|---|---|---|---|---|---|"
+            "| target | requests/s | of bare | p50 | p99 | p99.9 | max | errors | server CPU | CPU per request | load generator CPU |\n|---|---|---|---|---|---|---|---|---|---|---|"
         );
         for r in &c.rows {
+            let helper = r
+                .helper_cpu
+                .as_ref()
+                .map(|(what, cores)| format!(" (+ {what} {cores:.2})"))
+                .unwrap_or_default();
             let _ = writeln!(
                 md,
-                "| {} | {:.0} | {:.0}% | {:.2} ms | {:.2} ms | {:.2} ms | {:.1} ms | {}{} | {:.2} cores | {:.2} cores |",
+                "| {} | {:.0} | {:.0}% | {:.2} ms | {:.2} ms | {:.2} ms | {:.1} ms | {}{} | {:.2} cores{} | {:.0} µs | {:.2} cores |",
                 r.name,
                 r.result.throughput(),
                 r.result.throughput() / bare.max(1e-9) * 100.0,
@@ -223,6 +228,8 @@ impl Report {
                     .map(|e| format!(" ({e})"))
                     .unwrap_or_default(),
                 r.server_cpu_cores,
+                helper,
+                cpu_per_request_us(r),
                 r.client_cpu_cores
             );
         }
@@ -237,14 +244,24 @@ impl Report {
             );
             let _ = writeln!(
                 md,
-                "| target | in the server | of which store | store operations |\n|---|---|---|---|"
+                "| target | in the server | of which store | store operations | per operation (count per request × mean) |\n|---|---|---|---|---|"
             );
             for r in with_breakdown {
                 if let Some(b) = &r.breakdown {
+                    let ops: Vec<String> = b
+                        .by_operation
+                        .iter()
+                        .filter(|(_, per, _)| *per >= 0.05)
+                        .map(|(op, per, ms)| format!("{op} {per:.1} × {ms:.3} ms"))
+                        .collect();
                     let _ = writeln!(
                         md,
-                        "| {} | {:.3} ms | {:.3} ms | {:.1} |",
-                        r.name, b.handler_ms, b.store_ms, b.store_ops
+                        "| {} | {:.3} ms | {:.3} ms | {:.1} | {} |",
+                        r.name,
+                        b.handler_ms,
+                        b.store_ms,
+                        b.store_ops,
+                        ops.join(", ")
                     );
                 }
             }
@@ -427,24 +444,43 @@ impl Report {
             || t.ratio_mongo.is_some_and(|r| r < 0.5)
             || t.p99_sqlite.is_some_and(|p| p > 5.0);
         if connect_missed && let Some(r) = sqlite {
+            let bare = self.connect.bare();
             let mut s = format!(
-                "**Connect URL.** At {} connections a closed loop's latency is connections ÷ \
-                 throughput: {:.0} requests/s on SQLite means {:.2} ms per request on average, \
-                 so p99 ≤ 5 ms needs about {:.0} requests/s here.",
+                "**Connect URL on SQLite.** At {} connections a closed loop's latency is \
+                 connections ÷ throughput: {:.0} requests/s means {:.2} ms per request on \
+                 average, so p99 ≤ 5 ms needs roughly {:.0} requests/s here. Each request costs \
+                 the server {:.0} µs of CPU, the bare handler {:.1} µs{}: the ratio target \
+                 would need the whole of a connect start — the API key lookup, the profile \
+                 check, sealing the PKCE verifier, one stored session, a log line — in about \
+                 twice the bare handler's CPU.",
                 self.connect.connections,
                 r.result.throughput(),
                 self.connect.connections as f64 / r.result.throughput().max(1e-9) * 1000.0,
-                self.connect.connections as f64 / 0.004
+                self.connect.connections as f64 / 0.004,
+                cpu_per_request_us(r),
+                bare.map(cpu_per_request_us).unwrap_or(0.0),
+                if self.machine.cores <= 2 {
+                    " (with the load generator, both on the same two cores)"
+                } else {
+                    ""
+                }
             );
             if let Some(b) = &r.breakdown {
+                let ops: Vec<String> = b
+                    .by_operation
+                    .iter()
+                    .filter(|(_, per, _)| *per >= 0.05)
+                    .map(|(op, per, ms)| format!("{per:.1} {op}(s) of {ms:.3} ms"))
+                    .collect();
                 let _ = write!(
                     s,
                     " Inside the server a request takes {:.3} ms on average, {:.3} ms of it in \
-                     {:.1} store operations (SQLite runs each on tokio's blocking pool, and every \
-                     write is a `BEGIN IMMEDIATE` transaction, so writes queue behind one \
-                     another); the rest of the latency is queueing for the {} workers and the \
-                     cores, which the load generator shares.",
-                    b.handler_ms, b.store_ms, b.store_ops, self.connect.workers
+                     the store: {}. SQLite takes one write transaction at a time, so the 64 \
+                     requests' session writes queue behind one another; reads run beside them \
+                     on the pool's other connections.",
+                    b.handler_ms,
+                    b.store_ms,
+                    ops.join(", ")
                 );
             }
             match &self.connect.profile {
@@ -479,6 +515,36 @@ impl Report {
                 ),
             }
             notes.push(s);
+        }
+        let mongo = self
+            .connect
+            .rows
+            .iter()
+            .find(|r| r.name.starts_with("Plugboard, MongoDB"));
+        if t.ratio_mongo.is_some_and(|r| r < 0.5)
+            && let Some(r) = mongo
+            && let Some(b) = &r.breakdown
+        {
+            let helper = r
+                .helper_cpu
+                .as_ref()
+                .map(|(what, cores)| format!(", while {what} used {cores:.2} cores"))
+                .unwrap_or_default();
+            notes.push(format!(
+                "**Connect URL on the MongoDB stand-in.** {:.0} requests/s; a request spends \
+                 {:.1} ms in the server but only {:.1} ms in store commands (the driver's \
+                 command monitoring: from sending a command to its reply). The rest is, presumably, waiting \
+                 for one of the driver's pooled connections (10 by default) to the stand-in. \
+                 Plugboard itself used {:.2} cores{}: nx-27017 is one Python process \
+                 answering {:.1} commands per request, and it — not Plugboard, and not a real \
+                 MongoDB — sets this number.",
+                r.result.throughput(),
+                b.handler_ms,
+                b.store_ms,
+                r.server_cpu_cores,
+                helper,
+                b.store_ops
+            ));
         }
         if t.sweep < 0.9 || t.doubles > 0 {
             let s = &self.sweep;
@@ -515,6 +581,11 @@ impl Report {
     pub fn svg(&self) -> String {
         chart(self)
     }
+}
+
+/// Server CPU per answered request, microseconds.
+fn cpu_per_request_us(r: &crate::connect_url::Row) -> f64 {
+    r.server_cpu_cores / r.result.throughput().max(1e-9) * 1e6
 }
 
 fn profile_md(md: &mut String, p: &Profile) {
