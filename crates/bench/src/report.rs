@@ -595,8 +595,8 @@ fn profile_md(md: &mut String, p: &Profile) {
     let _ = writeln!(
         md,
         "CPU profile of {} under the same load (an extra, unmeasured {:.0} s run; `perf record \
-         -F 199 --call-graph dwarf -p <pid>`, {} samples of the server's threads, busy or \
-         not).\n",
+         -F 199 --call-graph dwarf -p <pid>`, about {} samples of the server's threads \
+         while on a CPU).\n",
         p.target, p.seconds, p.samples
     );
     if !p.inclusive.is_empty() {
