@@ -173,8 +173,9 @@ impl Report {
              MongoDB backend behaves against that stand-in, not against a MongoDB replica set. \
              Servers run with `PLUGBOARD_LOG=info` (one log line per request, as deployed) and a \
              per-key rate limit high enough never to refuse the load generator (the limiter \
-             still runs). The smoke test (`cargo test -p plugboard-bench`) runs the same harness \
-             at toy sizes and asserts no number.\n",
+             still runs). `--only connect` (or callback, memory, sweep) runs a section alone and \
+             prints its numbers without writing the report. The smoke test (`cargo test -p \
+             plugboard-bench`) runs the same harness at toy sizes and asserts no number.\n",
             self.command
         );
         md
@@ -475,12 +476,14 @@ impl Report {
                 let _ = write!(
                     s,
                     " Inside the server a request takes {:.3} ms on average, {:.3} ms of it in \
-                     the store: {}. SQLite takes one write transaction at a time, so the 64 \
-                     requests' session writes queue behind one another; reads run beside them \
-                     on the pool's other connections.",
+                     the store: {}. Each store call waits for one of the pool's four SQLite \
+                     connections and for a thread of tokio's blocking pool to run it, and SQLite \
+                     runs one write transaction at a time: with 64 requests in flight, that queue \
+                     is the latency. The server used {:.2} cores.",
                     b.handler_ms,
                     b.store_ms,
-                    ops.join(", ")
+                    ops.join(", "),
+                    r.server_cpu_cores
                 );
             }
             match &self.connect.profile {
@@ -592,8 +595,8 @@ fn profile_md(md: &mut String, p: &Profile) {
     let _ = writeln!(
         md,
         "CPU profile of {} under the same load (an extra, unmeasured {:.0} s run; `perf record \
-         -F 199 --call-graph dwarf -p <pid>`, {} samples of the server's threads, busy or \
-         not).\n",
+         -F 199 --call-graph dwarf -p <pid>`, about {} samples of the server's threads \
+         while on a CPU).\n",
         p.target, p.seconds, p.samples
     );
     if !p.inclusive.is_empty() {
@@ -763,16 +766,16 @@ fn chart(r: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#616161\">theoretical {:.1} s (dashed)</text>",
-        px(0.0) + 10.0,
-        y1 + 10.0,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#616161\">theoretical {:.1} s (dashed)</text>",
+        px(t_max),
+        py(0.0) - 40.0,
         sw.theoretical.as_secs_f64()
     );
     let _ = writeln!(
         s,
-        "<text x=\"{:.1}\" y=\"{:.1}\" fill=\"#1f77b4\">measured {:.1} s ({:.1}% of theoretical), {} double refreshes</text>",
-        px(0.0) + 10.0,
-        y1 + 26.0,
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#1f77b4\">measured {:.1} s ({:.1}% of theoretical), {} double refreshes</text>",
+        px(t_max),
+        py(0.0) - 24.0,
         sw.measured.as_secs_f64(),
         sw.efficiency() * 100.0,
         sw.users_refreshed_twice + sw.rotated_reused
