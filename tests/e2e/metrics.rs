@@ -6,7 +6,7 @@ use plugboard_core::Platform;
 use reqwest::Method;
 
 /// The value of one series in Prometheus' text format (`name{labels} value`).
-fn value(text: &str, series: &str) -> Option<f64> {
+pub(crate) fn value(text: &str, series: &str) -> Option<f64> {
     text.lines()
         .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
         .and_then(|l| l.rsplit(' ').next())

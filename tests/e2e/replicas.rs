@@ -610,14 +610,11 @@ async fn three_replicas_on_one_mongodb_share_every_flow_and_lose_nothing_to_a_si
             .text()
             .await
             .unwrap();
-        steals += text
-            .lines()
-            .find(|l| {
-                l.starts_with(r#"plugboard_lease_steals_total{lease="job:webhook.deliver"} "#)
-            })
-            .and_then(|l| l.rsplit(' ').next())
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0);
+        steals += crate::metrics::value(
+            &text,
+            r#"plugboard_lease_steals_total{lease="job:webhook.deliver"}"#,
+        )
+        .unwrap_or(0.0);
     }
     assert!(steals >= 1.0, "the redelivery counted as a take-over");
     // Nothing lost: every account is still there, seen from a survivor.
